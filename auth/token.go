@@ -111,8 +111,9 @@ func (c *Config) TokenSource(saved *Token) *Source {
 // replaces it shortly before it expires (with the newest refresh token, or by signing
 // in again when that is rejected or expired), and never has more than one token
 // request in flight, however many goroutines wait for it. It holds no context: each
-// token request runs on the context of the caller that needed it, and a caller that
-// gives up does not fail the others. A Source is safe for concurrent use.
+// token request carries the values of the context of the caller that needed it; a
+// caller that gives up returns at once, while its request completes for the others
+// (so a rotated refresh token is never lost). A Source is safe for concurrent use.
 type Source struct {
 	cfg    Config
 	margin time.Duration
@@ -130,7 +131,8 @@ type call struct {
 	from      *Token // the token being replaced
 	tok       *Token
 	err       error
-	abandoned bool // the request failed because its caller gave up
+	abandoned bool // the request was aborted: waiters make their own
+	panicked  any  // what OnToken panicked with, for the caller that led the request
 	dropRT    bool // the server rejected from's refresh token
 }
 
@@ -217,11 +219,34 @@ func (s *Source) setToken(t *Token, now time.Time) {
 	s.renewAt = t.Expiry.Add(-margin)
 }
 
-// lead makes the token request of c for its caller and publishes the outcome.
+// lead makes the token request of c for its caller and publishes the outcome. The
+// request runs on a copy of ctx that keeps its values but not its cancellation, bounded
+// by exchangeTimeout: if the caller gives up after the server has rotated the refresh
+// token, the new one is still stored, instead of being lost with the response (which
+// would make the next refresh present a spent token and end the session). The caller
+// itself returns as soon as ctx ends.
 func (s *Source) lead(ctx context.Context, c *call) (*Token, error) {
-	finished := false
+	go s.run(context.WithoutCancel(ctx), c)
+	select {
+	case <-c.done:
+		if c.panicked != nil {
+			panic(c.panicked) // OnToken's panic, passed on to the caller that ran it
+		}
+		return c.tok, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// exchangeTimeout bounds a token request that no caller waits for any more.
+const exchangeTimeout = 30 * time.Second
+
+func (s *Source) run(ctx context.Context, c *call) {
+	ctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
+	defer cancel()
 	defer func() {
-		if !finished { // a panic in the request or in OnToken: let the waiters retry
+		if v := recover(); v != nil { // a panic in OnToken: let the waiters retry
+			c.panicked = v
 			s.finish(c, nil, errAborted, true)
 		}
 	}()
@@ -229,9 +254,7 @@ func (s *Source) lead(ctx context.Context, c *call) (*Token, error) {
 	if err == nil && s.cfg.OnToken != nil {
 		s.cfg.OnToken(t)
 	}
-	finished = true
-	s.finish(c, t, err, err != nil && ctx.Err() != nil)
-	return t, err
+	s.finish(c, t, err, false)
 }
 
 func (s *Source) finish(c *call, t *Token, err error, abandoned bool) {

@@ -42,14 +42,14 @@ func TestSourceOneRequest(t *testing.T) {
 }
 
 // TestSourceCancelledCaller checks that a caller who gives up while its token request
-// is in flight does not fail the callers waiting for it.
+// is in flight returns at once, and that the request goes on for the callers waiting
+// for it: one request, whose token they get.
 func TestSourceCancelledCaller(t *testing.T) {
 	entered, leaderGone := make(chan struct{}), make(chan struct{})
 	srv := MustTokenServer(t, func(n int, form url.Values) (int, any) {
 		if n == 1 {
 			close(entered)
 			<-leaderGone
-			return 0, nil
 		}
 		return issue(n, form)
 	})
@@ -78,10 +78,44 @@ func TestSourceCancelledCaller(t *testing.T) {
 		t.Errorf("leader: Token() error = %v; want context.Canceled", err)
 	}
 	close(leaderGone)
-	if got := MustReceive(t, waiter); got != "at-2" {
-		t.Errorf("waiter: Token() = %q; want at-2 (a fresh attempt)", got)
+	if got := MustReceive(t, waiter); got != "at-1" {
+		t.Errorf("waiter: Token() = %q; want at-1 (the request the leader started)", got)
 	}
-	checkGrants(t, srv, "client_credentials", "client_credentials")
+	checkGrants(t, srv, "client_credentials")
+}
+
+// TestSourceCancelledRefreshKeepsRotation checks that a refresh whose caller gives up
+// still stores the rotated refresh token, so the next refresh never presents the spent
+// one (which a server treats as theft, ending the session).
+func TestSourceCancelledRefreshKeepsRotation(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := MustTokenServer(t, func(n int, form url.Values) (int, any) {
+		if n == 1 {
+			close(entered)
+			<-release
+		}
+		return issue(n, form)
+	})
+	clock := newFakeClock()
+	src := clientConfig(srv, clock).TokenSource(&auth.Token{AccessToken: "old", RefreshToken: "rt-0", Expiry: clock.Now()})
+	ctx, cancel := context.WithCancel(context.Background())
+	leader := make(chan error)
+	go func() {
+		_, err := src.Token(ctx)
+		leader <- err
+	}()
+	MustReceive(t, entered)
+	cancel()
+	if err := MustReceive(t, leader); !errors.Is(err, context.Canceled) {
+		t.Errorf("Token() error = %v; want context.Canceled", err)
+	}
+	close(release) // the server rotates rt-0 into rt-1 after the caller left
+	if got := MustToken(t, src).AccessToken; got != "at-1" {
+		t.Fatalf("Token() after the cancelled refresh = %q; want at-1", got)
+	}
+	clock.Advance(time.Hour)
+	MustToken(t, src)
+	checkGrants(t, srv, "refresh_token:rt-0", "refresh_token:rt-1")
 }
 
 // TestSourceWaiters checks what callers get while another caller's request is in
