@@ -43,9 +43,9 @@ func TestOperations(t *testing.T) {
 		statuses         []string
 		public           bool
 	}{
-		{"POST", "/api/token", "IssueToken", []string{"200", "400", "401", "500"}, true},
+		{"POST", "/api/token", "IssueToken", []string{"200", "400", "401", "429", "500"}, true},
 		{"POST", "/api/logout", "Logout", []string{"204", "401", "500"}, false},
-		{"POST", "/api/revoke", "RevokeToken", []string{"200", "400", "401", "500"}, true},
+		{"POST", "/api/revoke", "RevokeToken", []string{"200", "400", "401", "429", "500"}, true},
 		{"POST", "/api/v7.1/Clients", "CreateClient", []string{"200", "401", "403", "500"}, false},
 		{"GET", "/api/v7.1/Clients", "ListClients", []string{"200", "401", "500"}, false},
 		{"DELETE", "/api/v7.1/Clients", "DeleteClient", []string{"204", "400", "401", "403", "404", "500"}, false},
@@ -137,7 +137,7 @@ func TestTokenResponse(t *testing.T) {
 	if enum := s.Properties["token_type"].Value.Enum; !slices.Equal(enum, []any{"bearer"}) {
 		t.Errorf("token_type enum = %v; want [bearer] (lower-case)", enum)
 	}
-	for _, code := range []string{"200", "400", "401"} {
+	for _, code := range []string{"200", "400", "401", "429"} {
 		r := doc.Paths.Find("/api/token").Post.Responses.Value(code).Value
 		for _, h := range []string{"Cache-Control", "Pragma"} {
 			if r.Headers[h] == nil {
@@ -189,6 +189,30 @@ func TestLogoutAndRevoke(t *testing.T) {
 	}
 	if doc.Paths.Find("/api/logout").Post.RequestBody != nil {
 		t.Error("logout takes no body")
+	}
+}
+
+// TestTooManyFailedAttempts pins the 429 of the endpoints that check passwords and
+// client secrets: an RFC 6749 error body, Retry-After in seconds, and no caching.
+func TestTooManyFailedAttempts(t *testing.T) {
+	doc := MustLoad(t)
+	for _, path := range []string{"/api/token", "/api/revoke"} {
+		r := doc.Paths.Find(path).Post.Responses.Value("429")
+		if r == nil {
+			t.Errorf("POST %s has no 429", path)
+			continue
+		}
+		for _, h := range []string{"Retry-After", "Cache-Control", "Pragma"} {
+			if hdr := r.Value.Headers[h]; hdr == nil || !hdr.Value.Required {
+				t.Errorf("POST %s 429 header %s missing or optional", path, h)
+			}
+		}
+		if typ := r.Value.Headers["Retry-After"].Value.Schema.Value.Type; !typ.Is("integer") {
+			t.Errorf("POST %s 429 Retry-After type = %v; want integer (seconds)", path, typ)
+		}
+		if ref := r.Value.Content.Get("application/json").Schema.Ref; ref != "#/components/schemas/OAuthError" {
+			t.Errorf("POST %s 429 body = %q; want the OAuthError schema", path, ref)
+		}
 	}
 }
 

@@ -81,13 +81,14 @@ func (e GrantType) Valid() bool {
 
 // Defines values for OAuthErrorError.
 const (
-	InvalidClient        OAuthErrorError = "invalid_client"
-	InvalidGrant         OAuthErrorError = "invalid_grant"
-	InvalidRequest       OAuthErrorError = "invalid_request"
-	ServerError          OAuthErrorError = "server_error"
-	UnauthorizedClient   OAuthErrorError = "unauthorized_client"
-	UnsupportedGrantType OAuthErrorError = "unsupported_grant_type"
-	UnsupportedTokenType OAuthErrorError = "unsupported_token_type"
+	InvalidClient          OAuthErrorError = "invalid_client"
+	InvalidGrant           OAuthErrorError = "invalid_grant"
+	InvalidRequest         OAuthErrorError = "invalid_request"
+	ServerError            OAuthErrorError = "server_error"
+	TemporarilyUnavailable OAuthErrorError = "temporarily_unavailable"
+	UnauthorizedClient     OAuthErrorError = "unauthorized_client"
+	UnsupportedGrantType   OAuthErrorError = "unsupported_grant_type"
+	UnsupportedTokenType   OAuthErrorError = "unsupported_token_type"
 )
 
 // Valid indicates whether the value is a known member of the OAuthErrorError enum.
@@ -100,6 +101,8 @@ func (e OAuthErrorError) Valid() bool {
 	case InvalidRequest:
 		return true
 	case ServerError:
+		return true
+	case TemporarilyUnavailable:
 		return true
 	case UnauthorizedClient:
 		return true
@@ -268,6 +271,9 @@ type InternalError = Error
 
 // NotFound Behaviour of this implementation: the error body Veeam's REST APIs use elsewhere.
 type NotFound = Error
+
+// TooManyFailedAttempts The RFC 6749 §5.2 error body, used by the token and revocation endpoints.
+type TooManyFailedAttempts = OAuthError
 
 // Unauthorized Behaviour of this implementation: the error body Veeam's REST APIs use elsewhere.
 type Unauthorized = Error
@@ -1122,6 +1128,13 @@ type RevokeTokenResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// RevokeTokenResponse429Headers the declared response headers of an HTTP 429 response for RevokeToken
+type RevokeTokenResponse429Headers struct {
+	CacheControl string
+	Pragma       string
+	RetryAfter   int
+}
+
 type RevokeTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1129,6 +1142,8 @@ type RevokeTokenResponse struct {
 	JSON400 *OAuthError
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *OAuthError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyFailedAttempts
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *OAuthError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -1137,6 +1152,8 @@ type RevokeTokenResponse struct {
 	Headers400 *RevokeTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RevokeTokenResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RevokeTokenResponse429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -1147,6 +1164,11 @@ func (r RevokeTokenResponse) GetJSON400() *OAuthError {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r RevokeTokenResponse) GetJSON401() *OAuthError {
 	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RevokeTokenResponse) GetJSON429() *TooManyFailedAttempts {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1202,6 +1224,13 @@ type IssueTokenResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// IssueTokenResponse429Headers the declared response headers of an HTTP 429 response for IssueToken
+type IssueTokenResponse429Headers struct {
+	CacheControl string
+	Pragma       string
+	RetryAfter   int
+}
+
 type IssueTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1211,6 +1240,8 @@ type IssueTokenResponse struct {
 	JSON400 *OAuthError
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *OAuthError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyFailedAttempts
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *OAuthError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -1219,6 +1250,8 @@ type IssueTokenResponse struct {
 	Headers400 *IssueTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *IssueTokenResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *IssueTokenResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1234,6 +1267,11 @@ func (r IssueTokenResponse) GetJSON400() *OAuthError {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r IssueTokenResponse) GetJSON401() *OAuthError {
 	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r IssueTokenResponse) GetJSON429() *TooManyFailedAttempts {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1741,6 +1779,13 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyFailedAttempts
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest OAuthError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1809,6 +1854,30 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RevokeTokenResponse429Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("Pragma"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pragma", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Pragma = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -1848,6 +1917,13 @@ func ParseIssueTokenResponse(rsp *http.Response) (*IssueTokenResponse, error) {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyFailedAttempts
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest OAuthError
@@ -1917,6 +1993,30 @@ func ParseIssueTokenResponse(rsp *http.Response) (*IssueTokenResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers IssueTokenResponse429Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("Pragma"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Pragma", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Pragma = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -2404,6 +2504,17 @@ type InternalErrorJSONResponse Error
 
 type NotFoundJSONResponse Error
 
+type TooManyFailedAttemptsResponseHeaders struct {
+	CacheControl string
+	Pragma       string
+	RetryAfter   int
+}
+type TooManyFailedAttemptsJSONResponse struct {
+	Body OAuthError
+
+	Headers TooManyFailedAttemptsResponseHeaders
+}
+
 type UnauthorizedResponseHeaders struct {
 	WWWAuthenticate string
 }
@@ -2531,6 +2642,25 @@ func (response RevokeToken401JSONResponse) VisitRevokeTokenResponse(w http.Respo
 	return err
 }
 
+type RevokeToken429JSONResponse struct {
+	TooManyFailedAttemptsJSONResponse
+}
+
+func (response RevokeToken429JSONResponse) VisitRevokeTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.Header().Set("Pragma", fmt.Sprint(response.Headers.Pragma))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeToken500JSONResponse OAuthError
 
 func (response RevokeToken500JSONResponse) VisitRevokeTokenResponse(w http.ResponseWriter) error {
@@ -2624,6 +2754,25 @@ func (response IssueToken401JSONResponse) VisitIssueTokenResponse(w http.Respons
 	w.Header().Set("Pragma", fmt.Sprint(response.Headers.Pragma))
 	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueToken429JSONResponse struct {
+	TooManyFailedAttemptsJSONResponse
+}
+
+func (response IssueToken429JSONResponse) VisitIssueTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.Header().Set("Pragma", fmt.Sprint(response.Headers.Pragma))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3089,88 +3238,95 @@ func (sh *strictHandler) CreateClient(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7HzpctvGsv+rdOH/v2XRBVKkRG1U5YMs2YkSx9KRZfueGC5zCDSJicAZegYQzZvS8+Q98mS3pmewElps",
-	"K0vdOt9ELDM9vf56gX7zQjlfSIEi1d7oNy9GFqGiP49ZGOOxFKmSySv5OpUKzeUIdaj4IuVSeCPvUl6h",
-	"ACb0EpWGeaZTEDKFCUJoXo9g4+LFMezuDQ/gj993eoNOz/M9/MzmiwS9kSdkV9PCvqfwU8YVRt4oVRn6",
-	"ng5jnDOzI4ps7o3elw9/8L10tTDv61RxMfNubnzvXLHZnL2SRPafQSg991BC7cMthN6YBfRCCo3E5Wcs",
-	"usBPGerU/AqlSFHQn2yxSHjIDPmbv2pzht9Ken7zUCmpjmVkFq+s4Xtz1JrNzOUw4SjS08iedoLA4Ps3",
-	"pyd0BC0zFeJpREdLu6w7y3jk3VRP8/8VTr2R9/82Sw3ZtHf15nOzuz1Nnc3PMGbXXGYK5BTSmGvghuI5",
-	"ipSOcghpjKAstcA1zFkylWqOUc/s/kKqCY8iFF/PjHKJdV4AC0OZiVRDyIQRf6iQpQiNu38BH0bEh5SU",
-	"kmu4ZgmPYJKlwFMNsUwiVDBnK9LRSNIKgdhgOaVENxczyK/4IBVEmKC7qvkkMX/Zu50eXMYIYcySBMUM",
-	"waw2foZMoQKFLJl/F3jXSrIsjQPPB+Lnd4HHhc6mUx6aNT7qUC4w8Ma5pez04Y/ft42lBIbXFc/x7t27",
-	"7lGWxihSI7Q2a4wRilUmlo6CurrlfR2Vd9rpmk3e+N6pSFEJlliJfrX21ZepaqCRt0Z1bU4qsyQi0RqV",
-	"SjDFqlU8gva9YGEKG5EMM6NwGMFkBW8vzjrW+iYyWhmlo7/v0VOyylcyfSEzEX09W4oVWmzS8GHqbtYc",
-	"U3+yw4bTPnZ3w0HUHWJ/0j2I+mF3e7obDsKtyR4bDP4SlyUk6CyMIacOrrmxL2O/xMTQKK4iVr0RRjul",
-	"4v+D38Cu2ipNJWJhiFqXvoML6z2kgphpwM8L0vrH0aKR0xKywWLLOdeai5lf3dvt24M1fgaiztC6A+nY",
-	"Laq+CW51TWMfljyNAzEujZ8o+Ei0Ge+0jE2cd7QumYaFQk1W8Pf7qRqp7sbHyo7fBV8g4S92coVGWHhH",
-	"1nesMDLHZ4leP71RgB4cgcBlI0RaR6IxVEhRXMdyKUCKZAUxqjpnfnOG/pE/2Kj9/BW7gzfyDhb/2v78",
-	"Yz/99Hrrp3AwfzZcvt1b/bLPLnaiF7uzH/q/vtwW51v6cpi9M5q/UHKBKuUWY1X2r5jcQ0kx8IQZGjID",
-	"kdYQ3Rqt1S2+hOw2UFuK933lFM0tS5gpJ79iSBHEivf05CW3yLJdshOmEJhSbGWM1a7aPT0BS4KuyfH9",
-	"Qxm2g1vhfjQcdA/22HZ3ON2ddCcD7Hf32TDaCnenB7i9Z2jmKc5JPvdy2F0gQs3vIkh/Degiq7NB8C0i",
-	"mz/RcPH89SUcnZ9qyDQCJhqXpMbkMOq6VHHTJeCvAfCG867i0UoY/BnTWEavZHqUJHJJT15K+TMTK7eS",
-	"9pqg5EPV3VSWWmNXES+qqtgSbdderIbfNldYBMCSj1wDm8gs9a3jTQ3fzEUpGv7xgcpztw2U3C9P2ab9",
-	"3ysm0ku62q76by/O4HqvtzUAFkUaxvMpM7El5mFsNccEbkUw6nqvN+hAJFE7yHZtYr1fCH/BtF5KVTHL",
-	"sOJUDf1ThTq2br8uxMqra7I4M5HpFkUvw5JLV7cqWu0bJSbIV6YYTESg8Fpa+AEoooXkIiUDb9Hvqm7n",
-	"UUsVCp5fsaetXJgZrnu+l1UsoHwqEzpbLKRK0T35kc5cv0Hk5jcsXP6I69rf3HGNe2uhtW4MFm6TXO4F",
-	"Ug/SyVYtvMBreYWV9L4uRSPBvX7fSHCrN1gXxbeFrT8vTBXu+i71tdpe22V79ePu/Jer/x4sLvajt1vi",
-	"2U542V/+64C93pt+P4xfDvCn3ezf2/xsX926IqnGx5iLFn6OLW6yOjQ2YhzXbG98CAzMqxaobNT53yj4",
-	"1K32Ph0obHtNB6judKsKXBYWmpdEDHNhQwt2hR9DphGmHE2yyOaofWDGsZJdL7nCTg/ekceiZzQwhYEQ",
-	"iBFGEOECRUSPj0trG49gnEttDOZRDeNMmyAzxzG5ifL+YSDG6x4tf41AO919oqFyHzbSGHO6tZHCD5eX",
-	"5/CMaR52zJJ1meRE1K+2Rd6aOdTZeNSAp080VboeIwD91XZT8YzrCl6IxodWyayrPGxoRHhfxMMPnUO4",
-	"wkUKLBCLhHHhoB7BdtAmn2UpMAGZuBIG0xM9FOWpdIpRnoC1u/OxT0HSPAMMIgxlZFYnH2mF+rDoV9yr",
-	"YxipFIYpxFJphAlLU1Qr0Ckztx/I4LphP6aDyu2oRXAnZz8fnb4Kgjevn1+8Ovr5uRVV8cvVZVh4pROm",
-	"Y6r8TRAUW9Jz/7VzPK7r8vHZxXkQ/KrnPI3vdU4VlbrDQ9maNBUqoogbwllyXjHAKUs0+q1g6vlnFqYJ",
-	"4Q1j+AaAW+v3gQsLp6SKUFV9VyNFrLpub+Rdnezrt4NPr4aTX/Y+H/fn77bxYjf990F2uiXPd9jr/ejF",
-	"YPbD8Nef9hJax0Rq/ZELb7R/cLAm4y8VbIlBRp5N+tdzyjrBTYGfLdinrF43qQvwyw5Yl6/vfe4SP73R",
-	"4KZ++iYdL/kUUz5HmxA1KwsClrFMKI+XIqpne8THwqC4SLe3DObmgs8NLuwXRHGR4gxVlartNjNrY5AP",
-	"motZgl2TdtXwWJ1b32KYFbqGN3XhroWRZMlWGkw+proUfMdWguMq3ncaUcOj7tode281rbKmQDW6aiJt",
-	"yR8aFnxjgHKYKZ6uXocxzq1+WopMDtGeAo0Ar43zXCiZYphiRFVMCJlSHDWMjxyCd4mzq24FWb+/HVZJ",
-	"pytIDKLiUhs34jRdGAuiitgD6k6XBbSohjcXiuQUxudnry9hky34po1yvoFNRS8kRwGGpmkilxX00NjW",
-	"sfaNSryRV65HZ5ELYmSuMmvP3JR1CTrXVnHC80rsWj9YHpsecBwTUGqHqEbFR6bdXOJiKtuJZmWV1OSP",
-	"OlNTFhZehcoocIGUGq/gTIUx6lSxVCrYeHtx1ikKLKNAlElpnoWuM4CAqHnQ5N4wtiqjx2XeSkg4jXFl",
-	"MW8lrviwSDIN6VICfk5RaC6FvqUeBBuVnRM5k1lKWweicl1REjfu9AIRiKdPje3op09hY6rknHZdZJOE",
-	"h1RRyI9pfBkqFCF2DIEwZ+oKI0Mz9RHM6fIOdCAixaeuzj5DgYqRMVpNTllyZdw1lZXrjLXJse4Zou4r",
-	"fD19SiRoWBp0RyK7OIO8P2R5kSC7Rg1ygSIQhkJXwTYgjkeoR67EEMoINR1hIiNukpJhf3tz2B8adfVz",
-	"L951WY10bSTDPKNIhjmGbLMjVYmSlcUIxjDS2PYpSermJ6U0YNVxghGBVJPEvb04C4TCBI2PJkZoapwa",
-	"wJqvnquQ0YQJTqVC4KlvU5z8aPTqOJ8KsLqp2RzBaZzhhqIDaMiEQTBj0onrPYPA3Z+9LZc4Fb8HY0il",
-	"tHA34SE6XGWxoffz6aXnexnZpPGMerS5abhuS2s9qWab7iW9aZ41tspTCjN3GVrDRA2jN9w5O57vObZ4",
-	"I2+vR10zsyVbcBNde/3etkm3DMcNoRV7IK8j21LX57l13WpcuZ7ZlUpz59q1tfP2ZCCsDSWrzgisvWnX",
-	"YNDlDo02FCUqc5Y/aqKXT0pgo1MgysqXuVpDFz6wFKQIkW5L4WKha8/Syjpmyi0dsZRNmHbl4EIlqEf5",
-	"0nKpMdSx1R+2+9H8QFRfEpGbehj2B7c16YplN2tl5Rvf2+n373+pXkAmqJDN50ytjACdgdju5ROdE2fi",
-	"Nptpg1EuLeQw71V84dfrxKgodhSlSKahqMNEOOWCTLkXCCqeUe7I07iQupwCK7hIBQ5y/A7G0uUe/CAT",
-	"yjqrIxaBQCGzWWydqTkG8PSwxAwm5WKJllU7QtigckxrKcMPBAFoHsZAWJHbRdzi1rM5n0RE6B4cFXm1",
-	"n5cXzaosUciilXFp5t2oLEnWkm7Y6vcNv5aYJI3q1VbHN8m7kGlMUx9MwAQDsVBykvc963prS5OXDjG4",
-	"4tMzGa3uaFp/7i6Xy67hSDdTCQoTCaJGF/tbMy5X2muA3gf3susV15s65k5Vhjdrltq/qypHrgoSKWao",
-	"3JDOhlQgjL+AJdNUNGzOzHXd0NxtxLrnN9sG7IpBtvtero+70UmH9ixfOHJQqaaXJf6W8rlXWtOCKTbH",
-	"FKn7U/D3wUKqdDZapg7GDWrGsCEkjC0w7PgwrrcfxsCmhpIp4wlGVD7t2pKpvR+IemCkQalxS4cinxwQ",
-	"NQ9QIDE3RaADwaoBaMlsMONaZ2S41nn9o7Ri8G1aUTRw2pQiz7jq4MMK49E1olXipUuGVmL+KRbqP3Dc",
-	"pHqeYibGevvdwV6jS2GfW5s5+eLpt52vdR21Ft3tfuORB9/u1heKsvh5YcsabmujLZnCxpjvluuYjqvn",
-	"GHd6taqKN3r/oQqcbJAhT2HLaVI1molFcO7cAaaKylg7lrJFmmrvhiajyu7Nhi0QdG7pBRTDooFw9ZBO",
-	"S3/AJlyEclzRWZMJ6UCM7439ZhNdpJNOOzREknaiNeZZkvIFU+kmvWugdP2tIlOGBZuZ7GulO4cwkWlM",
-	"uZ/h8MLObh1BXmAnRtxTUvdJxZiiwpbGLhfaQNOUX2Oy6gXijUalLawiFZSG8qNozgV3GZUP5wkTtg5m",
-	"1ja/zghESTubW40TPZveWrxWVNFYQy+mUrlUg8R6i+S4CJMsojMH4v6ZljqEraLX4nQVFFv29Hjk8tZa",
-	"g8tKx5YHUJMgaZmKWypMKBAGe273Br4VmJGzhlxJuk5LOpWWkJWrzb16UKnGuSJAIN5cvIRPmWGREb/C",
-	"aaYx6sFFlY+2LGBLx0YpRoCMxjPtM/mQPwOBy0AsGFc273cx3E5I1yVTBHOHxe0MRTUXpRwjEHnuMWVz",
-	"njeRD/b6ffjj92FvMOz0gPySYUOSyGVjTKMNip8a6PC4SPz2imfpxY6LSfJGgXWjWUel8gFLsr9jlq/e",
-	"EG0bsLlpdAvLE57XK625v6yeprZ4pWtYLnhfz7Fs+tWbcjdlD6ROVU2TIR9gaaeoOYTwLX2tyvznfeG1",
-	"NrNgXmvx4g088Ccy8iupfmjqdw/m+aK9XQ/1zllq50Ce6KIqMC7TX4rxLf2nQxiXPaExlTOa7bwnGpK8",
-	"29fs7MHGYAfmXGQpapisIMIpy5LUd3O7TMP+wUEg3FcCPbgsvay0nUw3EGpd+Y/vLvU/Lcn5xtQ3t8Pb",
-	"AGwBPaQqOzg0M+bU+rHA633xvglgOyNoyZhZMaIfCIULpEyWYIv72sqiAb/m/l0dnqKvT3VzaocWg8HN",
-	"VLqajBP/xrCxVFLMWrnlA4OIazYxSZt5wA8EE/nQXVEPc9OLBKltMaxZuW1EbjkFJmQaowqE+9rJh9un",
-	"U9pT/41wLRqaUC/SEkPV+3ZURigC5TKWGkEuhS2J5MfsmKcCsZa/5pOyLQlrXuqrILb/lBMet5zwLRbW",
-	"lGCucm0irCBmAz7tIQ4bH7vQXJ9dyT5qm+j/HJn/p2zxf6VscTZJGRfVYkVZwSimUG6pVVzv9Qabrilq",
-	"5W+4cFvRwjDn9IT6Fy6XKyrGPbBpPCWrdhVggr4+yZsl1qL0IbDCuioP530VTKYPzI8rX8W65ahvZLZz",
-	"WEyXKelRsSdlhMXUP37mOjW8m2AixYx68i7s2PPMMNUw7A9hQ0sor+sngTg9Kb43niDYnkyn0noqCXQL",
-	"uuuu60kN6eoe24eBKAJ8PaqP82++x/nD/baU84R4eZx74kI6Rva3D+O4qdq7KytfM3LLzT6kKJ6fd8nz",
-	"g9zpE+75cOjmw0P7svWEt2gal/qhEGb0SUsJNu/uvFY+CfraDu+wv33/S+XnRfTG8P43ii+HHqOJfOJM",
-	"uMHBiivJvcaHG9+b4a2FTma/Rfvx9dmr5gdpcHpCiQeguMZELrBwIhqxOohujDoQ9pv+qGJg9FitIXt6",
-	"0trM5zrNyf0Tk8Xap3ktgeCS3KfO7b/5rwvKnj35RY34Nw4RmDOs/fuEduHfVea2MtNrekQV0/zA3GUW",
-	"h+VXZkIWH06YiOiqsK3fpeaTyLY6OAJuIo5Nt3VaZTSnrwATExZpFkzHFP4n6EJQ1CvGg9r+i4T+0rJt",
-	"fjQ7J50rZOHsqUJvkhE6U15Z3trZhQlp8xTQAL3FynotDfQ/UiJ7aGZYeoUrjCBmOm5T+mMivogFf7LW",
-	"H9cqd62qv/61ce8vdKHfbBGWnw/ziA24Vp/aff/BxC835tcSmE9sEacxBRZFymjuhsl94WD/YN8naP6a",
-	"EHh96CyRIUtiqdORec4zuzkS16a1CTrSF/8OO1q4EhkoZf7MA2WvDOCXbnKjudZx3VmMYM7CmAusf0Nk",
-	"/1UNbcGcPXfctynW9eceQ8tA0HVqAVTUk2ascn9fjAYVXwpxEaPizp0uUBGcsqOitrZGuyxj6XaKaHow",
-	"4dcuN8tLlU6WNx9u/jcAAP//",
+	"7FzrcttGsn6VLpxzymIKokhJtiy69ocsxxtlE8srK/bZDVzmEGgKiMAZemYgiiel59n32Cc71T2DK6GL",
+	"L8nmR/6RIDDT09evL+CvQawWSyVRWhNMfg1SFAlq/ngs4hSPlbRa5a/UG6s00uUETayzpc2UDCbBubpE",
+	"CUKaFWoDi8JYkMrCDCGmxxPYOnt5DE8O9g/h3/96PBwPhkEY4LVYLHMMJoFU24YXDgONH4tMYxJMrC4w",
+	"DEyc4kLQjiiLRTD5ub75fRjY9ZKeN1Zn8iK4uQmD11pcLMQrxWT/FoTyfQ8l1N3cQ+gNLWCWShpkLj8X",
+	"yRl+LNBY+hYraVHyR7Fc5lksiPydXwyd4deanl8D1FrpY5XQ4o01wmCBxogLuhznGUp7krjTzhAE/PWn",
+	"kxdgijgFYWA0eyz25yPcfhKPk+19HM22D5NRvL03fxKP493ZgRiP+bxGFTrGkySYBOUz9Ag9QQ+07r9p",
+	"MuS/Nc6DSfBfO7WS7bhfzc63dADHkLaknmMqrjJVaFBzsGlmIKNDL1Ba5sYzsCmCdgeGzMBC5HOlF5gM",
+	"4aj+EslpyYAp3YVxqjCBTMK0PtEUlMzXsEpRQuYXS5A2XqXClgzzlyOp5rCV4jUk2UVmTQiJMCmaEGZa",
+	"xGgGExBybdNMXgDmBmEh1o7tlpVPaRBgMNZoYSmMJRozyadZaSUvYJmLGEMQMqEtJV6hBo1LFBaTYSSJ",
+	"ty+VnmVJgvLztaVeYlNZQMSxKqQ1EAtJ9hFr2h06v/4OUp4wXxzjMgNXIs8SmBUWMmsgVXmCmvlLRCaK",
+	"V4jkligpZbpJEOWVkNifYI7+qslmOX1yvw6GcJ4ixKnIc5QXCLTa9DkKzSIQ+eIvUXCllShsGgUhMD//",
+	"EgWZNMV8nsW0xgcTqyVGwbR0JY9H8O9/7ZEriYjXDdf67t277aPCpigtCa3PXaUI1SozR0dFXds1fR6V",
+	"dzqyDad1EwYn0qKWIncS/Wztay/T1ECSt0FNSh+rIk9YtKRSOVps2vxX0L6XIrawlai4IIXDBGZreHt2",
+	"OnC+ZaaSNSkdf75HT4dEzStlX6pCJp/PlmqFHpskPsz9j73O+E4H/ns4ZKlcUCmpg6uM7Ivsl5kYk+Jq",
+	"ZtW5Uj8KuX4pshyTI2txsXTI4xP5RgqDi6XSQmf5+kMhxZXIcjHLKUTzHR/ap7BKwULINcx5axB+72eg",
+	"0eo1iLlFDeMReWglk0/wcadkyl/i6DqULYUxK6UT8lhOBbZd1IhkSXQI7IjpZtSlW+bA4QUgkkSjMSH/",
+	"3r1G9y1RR9I/2I6oK2FA47wwZBY4VxrZ58YaE/JXIjewQk3OEuNLCrpnNf8iOeVv20f0bVrycginFGbp",
+	"fIVG44ifkG9mxQDLwbbhEE0VACNpcrXCxFEtZHkKitnauYXy+BpjlDZft1ZyoVRZSDFPYCbiy0jOWqQs",
+	"KAzMtVpw0OZlXTRgLaLHp7do2hS2WHcimQuLmuzARf/M+Ii+ymzahivWYD7fjAiMWrc92r5N4fz9O33I",
+	"vELA9z3cxsk3YdAQ2GYceuMESIa8EpktFYKOJPHallbkQt7heEwhbzwa7g732gB6PLor3iwymS0IO48r",
+	"wJxJixeoffD5SZJMlc7+D7/AybZW6YYeEcekVhXiyKTDHEpDKgzg9ZJp/zqxZ+JjC0fuastFZkwmL8Lm",
+	"3n7fIWz4kUi2HUkbdgzcFk1EA7cCmmnImhrJaQ0ZmIIPTBthGobIJZIlF7HUaDh2/ufRTYtU/0PT+/8l",
+	"+gQJfzI0qjTCGTI77OPaWW6enhSAUhWJqw6wdo7YpwiZAZOqlXQpCrulJmd+9fDgQ/ZgKBCWj7gdgklw",
+	"uPz73vX3I/vxze7f4vHi+f7q7cH6n0/F2ePk5ZOL70a//LAnX++a8/3iHWn+Uqslapu51LWxf8PkHkoK",
+	"ZWmCaCiKjKyxw9gNWptbfArZfbWCWrw/N07R3bLO3tXsF4wZdzrxnrz4IXMJe79kZ0IjCK3FmozVx3DK",
+	"vJkE05Ljzw9l2GPcjZ8m++PtwwOxt70/fzLbno1xtP1U7Ce78ZP5Ie4dEM2ZxQXL514O+wtMKH2voP3n",
+	"pGouWjJ0fosoFo8MnH375hyOXp8YKAw2ois7jLYuNdx0XUdp1TU6zruZxTbA849oU5W8UvYoZ9gQVIjT",
+	"r2SCbirzvuluGkttsKuKF01V7MHoGw82QXufK6xgs22iDjFThQ2d47UMdjIDSnb84wOV524bqLlfn7JP",
+	"+/+qhbTnfLVf9d+encLVwXB3TDDNwHQxFxRb0ixOneZQ4NacfF0dDMcDSBQan+hdUYYQVsIvUXBtlg0E",
+	"yi56rtGkzu23hdh4dEMWDbB+R1jyVcDdhlaH4BDxulGYIEiq8Uo5+AEok6XKpGUD79Hvpm6XUUtXCl5e",
+	"cadtXLggrgdhUDQsoL6rkKZYLpW26O/8wGdu/8Dklj/cnje59PsDbtpFl5YNvvakXE0zcRiYJXYvxHqQ",
+	"tvbq5xleqUts1FPb8iXZHoxGJNvd4XhTSF8W0H67AFY58rsU29lBa5e99fdPFv+8/N/x8uxp8nZXPn8c",
+	"n49Wfz8Ubw7mf91Pfxjj354U/9jLTp/qW1dkpfmQZrKHn1OHqJx2TUmM05ZVTp+BAHrUQZitNv87Ffa2",
+	"Pd+nA5XVb+gAF/pvVYHzynbLjIyYC1tGikv8EAuDMM8oU5RigZQqk8t1JdpM42AI79iX8T0GhMZISsQE",
+	"E0hwiZQpKQnT2g6nE5iWUpsC3WpgWhgKPwucsgOpf39W1aybvq58jOE8//qonY1v2RRLug1J4bvz89fw",
+	"XJgsHtCSbZmURLSv9sXkljm02XjUAa6PDFfKv0Zo+r3tpuEzNxW8Ek0IvZLZVHnYMojwcxUp3w+ewSUu",
+	"LYhILnORSQ8CGdCDUb72IaGQl5LQPtPD8Z97VZiUqVm/o5+GHD650CAgwVgl3H8gH+mE+rC4WP3WRjdK",
+	"a4wtpEobhBll+3oNxoolx4sHMbht2F/TQZV21CO4F6c/Hp28iqKf3nx79urox2+dqKpvvs4r4kuTC5OW",
+	"nRotVnzf/zw+nrZ1+fj07HUU/WIWmU3vdU4NlbrDQ7kmIJcwkiQjwkX+umGAc5EbDHth1rfXIrY5IxEy",
+	"fILmzvpD4IYSAUWdoG76rk7y2HTdwSS4fPHUvB1/fLU/++fB9fFo8W4Pz57YfxwWJ7vq9WPx5mnycnzx",
+	"3f4vfzvIeR2K1OZDJoPJ08PDDRl/qmBrdDIJXDlgM9tsE9wV+OlSfCzaFZW2AD/tgG35hsH1NvMzmIxv",
+	"2qfv0vFDNkebLdClSt2ag4RVqnKsyqJNCpmPlUFl0u7tEhovK2OjjcpYg6q9PjPrY1AIJpMXOW5TQtbC",
+	"Y21ufYlhNujav2kLdyOM5CuxNkCZmt7m4Dt1Epw2MwGvES086q/dsfdu1ypbCtSiqyXSnsyiY8E3BJTj",
+	"Qmd2/SZOceH001FE2UV/cjQBvCLnudTKYmwx4eI3xELrDA1Mjzy29ym1r3tFxWi0FzdJ5yvIDOKyUx83",
+	"UmuXZEFcK3tAReq8ghbN8OZDkZrD9PXpm3PYEctsx0W5kGBT1VstUQDRNM/VqoEeOtt61v6k82AS1Ovx",
+	"WdSSGVmqzMY9N3XFgs+1W53wdSN2bR6saqfcfxwKKK1DNKPiV6adLmVyrvqJbrQwKLM0hZ6LuPIqXGCB",
+	"M+SkeQ2nOk7RWC2s0rD19ux0UJVeJpGs09UyP91kAANRupGycpg6lTHTOqNlJGxTXDvM24grISzzwoBd",
+	"KcBri9JkSppbKkWw1dg5VxeqsLx1JBvXNSdx08EwkpH85huyHfPNN7DFLRradVnM8izmWkN5TPJlqFHG",
+	"OCACYSH0JSZEsxt2kUk18hPJRGdzX4G/QImau0Rek63IL7nboVHkbca65NgMiaj7SmLffMMkGDdGwiI7",
+	"O4Wy3+x4kaO4QgNqiTKSRKGvbROIyxI0E198iFWCho8wU0lGScn+aG9nf7RP6hqWXnzbZzXKt6WJeaRI",
+	"xBwim3bk+lG+Bj90shQ2dZ0uljp95ZQGnDrOMGGQSknc27PTSGrMkXw0M8JwU5AAa7l6qUKkCVXf0LXt",
+	"puXR+NFpOYbldNOIBYLXOOKG5gMYKCQhmCnrxNUBIXD/cbjrE6fq+3gKVikHd/MsRo+rHDYMfjw5D8Kg",
+	"YJskz2gmOzvEdVd0Gyp9seMfMjt0L9lqZjnM3GVoHRMlRm/5cw6CMPBsCSbBwZC78LSlWGYUXYej4R6l",
+	"W8RxIrRhD+x1VF/q+m1pXbcaV6lnbqXa3H0HtB53iKSzoXw9mICzN+NbD6beodOg4kRlIcpbKXqFrAQu",
+	"OkWyronR1Ra6CEFYUDJG/llJHwv9uAevbFKh/dKJsGImjC8UVyrBMw8/OC51puh2R/v9frQ8ENeXZIIJ",
+	"DyHsj8a3te+qZXdaBeebMHg8Gt3/ULu0zFChWCyEXpMAvYG4pvcjUxJHcVtcGMIo5w5y0HMNX/j5OjGp",
+	"ih1VkVIYqOowCc4zyaY8jCQXzzh3zGxaSV3NeWjNcZELHOz4PYzly0P4TuWcdTZHtiKJUhUXqXOmdAzI",
+	"7LMaM1DKJXKjWt162OJyTG8pI+RpOVdLZqyYuUX84s6zeZ/ERJghHFV5dViWF3kML9cokjW5NHo2qUuS",
+	"raQbdkcj4tcK87xTvdodhJS8lw3/WEiYYSSXWs3Kjmhbb11p8twjBl98eq6S9R3t7Ovt1Wq1TRzZLnSO",
+	"kiJB0ulvf2nG5Ut7HdD74C53u+J608bcVhd4s2Gpo7uqcuyqIFfyArUf+ttS2s9CroThouEfYW7iht3I",
+	"6PMmlzaL/70TSxVXlkKLBVrkvlDF3680oDTtUDOFLalg6oDhIIRpuzEx9ZNSfliJtdOVTN3vkWwHRh68",
+	"nPb0LsqZAtmZ1/H+wc8XmEiKZgBaCRfMMmMKNlznvP5QWjH+Mq2oWjt9SlFmXG3w4YTx1TWiV+K1S4Ze",
+	"YoZ/mMmmhw2iNM9TTcs4b/9kfNDpUrj7NqZRPnmadn/38H4w0T8rWUORT1exVoPvdq/zlcdw79Y2jtF4",
+	"vXRFEb+1n8/rvJWx6zux0+Y5poNhqyYTTH5+34RdLkSxn3HFOKU7rcgqtA/ugGJVXa0fibkST7PzwxNX",
+	"de9ny5UXBrd0EqrR9Woqc9DTXXDpGmMkX7I2bIAmktN7kQNtYqpk1GuHgUTxTrzGoshtthTa7vCzBMTb",
+	"T1V5NizFBeVuazN4BjNlU84cicNLNxN2BGV5nhlxT0E+ZBUTmstiBrczaQjY2uwK8/Uwkj8Z1KYxTqmI",
+	"8qNkkcnM52MhvM6FdFU0Wpu+nTIEU+5NgWaUGbrk2KG9qgYnOnoxV9onKizWWySXyTgvEj5zJO+flWkD",
+	"4Cb2rU7XwMB1RzBLfNbbao856bjiAhoWJC/TcGqVCUWSkOvecBw6gZGcDZRKsu21ZNBoKDm5usxtCI1a",
+	"ni8hRPKnsx/gY0EsIvH7seEhnDX56IoKrvBMSjEBFDws7u4p38kSIHEVyaXItB9RdgjAva/RlkwFBTyS",
+	"d7MZzUyWM5RIlpnLXCyysgV9eDAawb//tT8c7w+GwH6J2JDnatUZ/+gD8icEPL4ujr+9Xlp7sePqvZZO",
+	"eXarW4Xl4oPIi//EjGC7ndo3uHPT6TXWJ3zdrtOW/rJ5mtbijZ5jveB9Hcu6Zdhu6d3UHZQ2VS1NhnL8",
+	"pZ+i7gjDl3TFGnOl94XX1sQDPdbjxTt44Ddk5GdS/dDE8R7M80l7+w7snTPa3oE8MlVNYVonzxzje7pX",
+	"z2Bad5SmXAzpNgMfGcjLXmG3Lwhb48ewyGRh0cBsDQnORZHb0M8DCwNPDw/5NYa3Z6eDIZzXXla5Pqgf",
+	"NHWu/Pt35+aPliJ9YeJc2uFtALaCHkrX/R+eOPNq/Xu93dMFsIMJ9OTbohr9j2T5wicwbPEvszo0ELbc",
+	"v6/ic/QNuerOzdRq4LibiDdTeebfFLbcWyp93ApBQJIZMaOUj24IIylkObJXVdP8VCRDaldK69Z9O5Fb",
+	"zUFIZVPUkfTvXoZw+2xLf+FgK96IhhTqpa0xVLvrF0KzXblKlUFQK+kKKuUxB3RXJDey33ICtyfdLQuF",
+	"DcT2ZzHi6xYjvsTCuhIsVa5PhA3ETODTHeJZ5yUangp0K7lbXQv+j/Q6159Fjz+LHpPgdGZFJpuljrr+",
+	"UU3A3FLpuDoYjnd8Q9ZpD3HhtpIHMcf9R4LwmWBVrR6CKwJwqutWASH5nZiyUePs0TwDUdlm4+ayp4P5",
+	"/IHZdeMNf78c96xoO4/kTJ3QHlV7cj5ZvYuA15mxxLsZ5kpe8DyAD1ruPBdoDeyP9mHLKKivm0eRPHlR",
+	"/XfCDMH1gwaNtldNoF/QX/cdV26GN/fYexbJCh60MUHj/y38zaO+hPUF8/K49OOVdEj2tw8C+Yneu+sy",
+	"nzPum9E+rChBWHboy4Pc6VHueZ3p5v1De8LtdLlqWNf6oREu+EWbGqre7bMaLyp9bnd5f7R3/0P1S0/8",
+	"xP79T1TvM32NBvYLb8IdDjZcSek13t+EwQXeWiYV7g2579+cvuq+JgcnLzhtAZRXmKslVk7EIDaH4Mmo",
+	"I+n+nyRpGBjf1moGn7zoHSTIjC3J/Q1TzdYLgz2B4Jzdpyntv/s3LPW8APtFg/gfHGCgM2z8FUy/8O8q",
+	"kjuZmQ094npreeDM5yXP6nffpKpe2qCI6Gu4vW/LllPQrrY4gWzu/94nV8Y2GZ3xu4k5hUWeQzMph/8Z",
+	"+hCUDKvRpL5/xDGfWvQtj+ZmtEuFrJw91/cpleEzlXXp3cdPYMbaPAckmLhcl38SxH+IlbhDC2LpJa4x",
+	"gVSYtE/pj5n4Khb8xlp/3Kr79ar+5jvQw9/RhX6xRTh+PswjduBae2L45/cUv/yIYU9gfuFKQJ0JNP9X",
+	"GFuUOcPh08OnIQP7N4zf2wNvuYpFnipjJ3RfQLt5EjcmxRk68v8QeOzo4EpCUIo+loFyWAfwcz810l3r",
+	"uO0sJrAQcZpJbL+/5P9mi//gw9vzwL8X41x/6TGMiiRf5wZCQz15vqv099VYUvWWUiZT1Jl3p0vUDKfc",
+	"mKqrzPEuq1T5nRKeXMyzK5/ZlYVOL8ub9zf/HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
