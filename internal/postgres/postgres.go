@@ -11,18 +11,21 @@
 //
 // The SQL keeps to what PostgreSQL-compatible distributed engines (CockroachDB,
 // YugabyteDB) also accept: no extensions, no triggers, no LISTEN/NOTIFY; plain
-// statements, row locks, UPDATE ... FROM and ON DELETE CASCADE. The exception is the
-// advisory lock that serializes migrations (see migrate.go). Such an engine may also
-// run transactions as SERIALIZABLE and fail them with SQLSTATE 40001, which this
-// package does not retry.
+// statements, row locks (SKIP LOCKED in PurgeExpired), UPDATE ... FROM and ON DELETE
+// CASCADE. The exception is the advisory lock that serializes migrations (see
+// migrate.go). Such an engine may also run transactions as SERIALIZABLE and fail them
+// with SQLSTATE 40001, which this package does not retry.
 package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -202,8 +205,18 @@ func formatError(err error) error {
 		return formatPgError(pgErr)
 	case errors.As(err, &connErr):
 		return core.Errorf(core.EUNAVAILABLE, "the database cannot be reached")
+	case connectionLost(err):
+		return core.Errorf(core.EUNAVAILABLE, "the connection to the database was lost")
 	}
 	return fmt.Errorf("postgres: %w", err)
+}
+
+// connectionLost reports whether err is a network failure under a statement: the
+// server or the network between went away while a pooled connection was in use.
+func connectionLost(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.As(err, &netErr) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // formatPgError is the part of formatError that reads a server error's SQLSTATE.

@@ -2,9 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,67 +10,9 @@ import (
 
 	"github.com/vroauth/vroauth/internal/core"
 	"github.com/vroauth/vroauth/internal/postgres"
+	"github.com/vroauth/vroauth/internal/postgres/pgtest"
 	"github.com/vroauth/vroauth/internal/storetest"
 )
-
-// testDSN returns the DSN of the test database. If there is none it skips tb, or
-// fails it when VROAUTH_REQUIRE_POSTGRES is set (as CI does), so that CI cannot pass
-// without running these tests.
-func testDSN(tb testing.TB) string {
-	tb.Helper()
-	dsn := os.Getenv("VROAUTH_TEST_POSTGRES")
-	switch {
-	case dsn == "" && os.Getenv("VROAUTH_REQUIRE_POSTGRES") != "":
-		tb.Fatal("VROAUTH_REQUIRE_POSTGRES is set but VROAUTH_TEST_POSTGRES is not (see .ci/postgres.sh)")
-	case dsn == "":
-		tb.Skip("set VROAUTH_TEST_POSTGRES=postgres://... to run the PostgreSQL tests (see .ci/postgres.sh)")
-	}
-	return dsn
-}
-
-// MustSchema creates a new, empty schema in the test database, drops it when tb ends,
-// and returns a DSN whose search_path is that schema, so that each test has its own
-// tables.
-func MustSchema(tb testing.TB) string {
-	tb.Helper()
-	dsn := testDSN(tb)
-	schema := "test_" + strings.ReplaceAll(core.NewID(), "-", "")[:20]
-	mustExec(tb, dsn, `CREATE SCHEMA `+schema)
-	tb.Cleanup(func() { mustExec(tb, dsn, `DROP SCHEMA `+schema+` CASCADE`) })
-	return withParam(tb, dsn, "search_path", schema)
-}
-
-// withParam returns dsn with the connection parameter key set to value.
-func withParam(tb testing.TB, dsn, key, value string) string {
-	tb.Helper()
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn + " " + key + "=" + value // key=value form
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatalf("parse VROAUTH_TEST_POSTGRES: %v", err)
-	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// mustExec runs sql (a statement without parameters, such as DDL) on a connection of
-// its own.
-func mustExec(tb testing.TB, dsn, sql string) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // also in Cleanup, after tb.Context ends
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		tb.Fatalf("%s: %v", sql, err)
-	}
-}
 
 // MustOpen opens a store on dsn with the clock now (time.Now if nil) and a small pool,
 // and closes it when tb ends.
@@ -96,9 +35,9 @@ func MustOpen(tb testing.TB, dsn string, now core.Clock, opts ...postgres.Option
 }
 
 func TestStore(t *testing.T) {
-	testDSN(t)
+	pgtest.BaseDSN(t)
 	storetest.Run(t, func(t *testing.T, now core.Clock) core.Store {
-		return MustOpen(t, MustSchema(t), now)
+		return MustOpen(t, pgtest.DSN(t), now)
 	})
 }
 
@@ -113,7 +52,7 @@ func TestOpen(t *testing.T) {
 // once: every Open succeeds and each migration is applied once.
 func testOpenConcurrent(t *testing.T) {
 	const n = 4
-	dsn := MustSchema(t)
+	dsn := pgtest.DSN(t)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
@@ -137,7 +76,7 @@ func testOpenConcurrent(t *testing.T) {
 // testOpenReopen checks that data survives Close and Open, and that reopening applies
 // no migration twice.
 func testOpenReopen(t *testing.T) {
-	dsn := MustSchema(t)
+	dsn := pgtest.DSN(t)
 	db := MustOpen(t, dsn, nil)
 	u := &core.User{ID: core.NewID(), Name: `CORP\JSmith`, PasswordHash: "h", Role: core.RolePlanAuthor}
 	if err := db.CreateUser(t.Context(), u); err != nil {

@@ -288,17 +288,25 @@ func revokeFamily(ctx context.Context, q dbtx, familyID string) error {
 // clock (at or before it), purgeBatch at a time, and returns how many it deleted.
 // Each batch finds its rows on the expiry index and deletes them through the primary
 // key (= ANY of an array; an IN subquery would scan the whole table).
+//
+// Several instances purge the same table at once, and requests delete expired rows
+// too (an exclusive login ends its principal's other families). So a batch locks its
+// rows FOR UPDATE SKIP LOCKED: it takes only rows no one else holds, and a purge never
+// waits for a lock, so it cannot be part of a deadlock, nor block behind a request;
+// concurrent purges split the work instead of queueing on the same rows. A batch that
+// finds nothing to lock ends the purge: what is left, if anything, is being deleted by
+// the transactions that hold it.
 func (db *DB) PurgeExpired(ctx context.Context) (int, error) {
 	now, total := db.clock(), 0
 	for {
 		tag, err := db.pool.Exec(ctx, `
 			DELETE FROM sessions WHERE id = ANY (ARRAY(
-				SELECT id FROM sessions WHERE refresh_expires_at <= $1 LIMIT $2))`, now, purgeBatch)
+				SELECT id FROM sessions WHERE refresh_expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`, now, purgeBatch)
 		if err != nil {
 			return total, formatError(err)
 		}
 		total += int(tag.RowsAffected())
-		if tag.RowsAffected() < purgeBatch {
+		if tag.RowsAffected() == 0 {
 			return total, nil
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vroauth/vroauth/internal/core"
 	"github.com/vroauth/vroauth/internal/postgres"
+	"github.com/vroauth/vroauth/internal/postgres/pgtest"
 	"github.com/vroauth/vroauth/internal/storetest"
 )
 
@@ -23,7 +24,7 @@ const (
 // server instances sharing a database would.
 func MustServers(tb testing.TB) (a, b *postgres.DB) {
 	tb.Helper()
-	dsn := MustSchema(tb)
+	dsn := pgtest.DSN(tb)
 	return MustOpen(tb, dsn, nil, postgres.WithMaxConns(8)), MustOpen(tb, dsn, nil, postgres.WithMaxConns(8))
 }
 
@@ -224,7 +225,7 @@ func TestCreateSessionExclusiveAcrossPools(t *testing.T) {
 // TestDeleteUserCascades checks in the tables themselves that deleting a user deletes
 // its clients and every session of both, and nothing else.
 func TestDeleteUserCascades(t *testing.T) {
-	dsn := MustSchema(t)
+	dsn := pgtest.DSN(t)
 	db := MustOpen(t, dsn, nil)
 	u, other := MustUser(t, db, "alice"), MustUser(t, db, "bob")
 	c, oc := MustClient(t, db, u), MustClient(t, db, other)
@@ -258,7 +259,7 @@ func TestDeleteUserCascades(t *testing.T) {
 func TestPurgeExpiredBatches(t *testing.T) {
 	const n = 2345
 	clock := storetest.NewClock(time.Now())
-	db := MustOpen(t, MustSchema(t), clock.Now)
+	db := MustOpen(t, pgtest.DSN(t), clock.Now)
 	u := MustUser(t, db, "alice")
 	create := func() *core.Session {
 		s := newSessionAt(clock.Now(), u, nil)
@@ -324,7 +325,7 @@ func wantGone(t *testing.T, db *postgres.DB, s *core.Session) {
 }
 
 func BenchmarkFindSessionByAccess(b *testing.B) {
-	db := MustOpen(b, MustSchema(b), nil, postgres.WithMaxConns(8))
+	db := MustOpen(b, pgtest.DSN(b), nil, postgres.WithMaxConns(8))
 	s := MustSession(b, db, MustUser(b, db, "alice"), nil, false)
 	ctx := b.Context()
 	b.ReportAllocs()
@@ -336,7 +337,7 @@ func BenchmarkFindSessionByAccess(b *testing.B) {
 }
 
 func BenchmarkCreateSession(b *testing.B) {
-	db := MustOpen(b, MustSchema(b), nil, postgres.WithMaxConns(8))
+	db := MustOpen(b, pgtest.DSN(b), nil, postgres.WithMaxConns(8))
 	u := MustUser(b, db, "alice")
 	c := MustClient(b, db, u)
 	ctx := b.Context()
@@ -349,7 +350,7 @@ func BenchmarkCreateSession(b *testing.B) {
 }
 
 func BenchmarkRotateSession(b *testing.B) {
-	db := MustOpen(b, MustSchema(b), nil, postgres.WithMaxConns(8))
+	db := MustOpen(b, pgtest.DSN(b), nil, postgres.WithMaxConns(8))
 	u := MustUser(b, db, "alice")
 	s := MustSession(b, db, u, MustClient(b, db, u), false)
 	ctx := b.Context()
