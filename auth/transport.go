@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -102,13 +103,14 @@ func (t *Transport) base() http.RoundTripper {
 
 // authorize returns a shallow copy of req with body and a copy of its header map that
 // carries tok. The header values are shared with req, which is never modified.
+// maps.Clone copies the map's table as it is, without hashing each key again.
 func (t *Transport) authorize(req *http.Request, body io.ReadCloser, tok *Token) *http.Request {
 	r := new(http.Request)
 	*r = *req
 	r.Body = body
-	r.Header = make(http.Header, len(req.Header)+1)
-	for k, v := range req.Header {
-		r.Header[k] = v
+	r.Header = maps.Clone(req.Header)
+	if r.Header == nil {
+		r.Header = make(http.Header, 1)
 	}
 	r.Header["Authorization"] = t.headerValue(tok)
 	return r

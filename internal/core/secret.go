@@ -23,10 +23,11 @@ func NewToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// HashToken returns the hash under which a token is stored. A token carries 256 random
-// bits, so a fast unkeyed hash is enough: the database never holds the token itself.
+// HashToken returns the hash under which a token is stored (32 bytes; see TokenKey). A
+// token carries 256 random bits, so a fast unkeyed hash is enough: the database never
+// holds the token itself.
 func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
+	h := TokenKey(token)
 	return h[:]
 }
 
@@ -36,6 +37,11 @@ func NewID() string {
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
+	return formatGUID(b)
+}
+
+// formatGUID returns b as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx in lower case.
+func formatGUID(b [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
 	s[8] = '-'
@@ -117,8 +123,25 @@ func (p PasswordHasher) Hash(password string) string {
 	var salt [16]byte
 	rand.Read(salt[:])
 	key := argon2.IDKey([]byte(password), salt[:], p.Time, p.Memory, p.Threads, 32)
+	return p.encode(salt[:], key)
+}
+
+// Dummy returns a well-formed hash with p's cost that no password matches, without
+// computing one: its salt and digest are random. Checking a password against it costs
+// as much as against a real hash, which is what a check for an unknown user needs,
+// while making a real one would take p.Memory for nothing.
+func (p PasswordHasher) Dummy() string {
+	var salt [16]byte
+	var key [32]byte
+	rand.Read(salt[:])
+	rand.Read(key[:])
+	return p.encode(salt[:], key[:])
+}
+
+// encode returns the PHC string of a hash with p's parameters.
+func (p PasswordHasher) encode(salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
-		base64.RawStdEncoding.EncodeToString(salt[:]), base64.RawStdEncoding.EncodeToString(key))
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
 var errBadPasswordHash = errors.New("core: malformed password hash")

@@ -50,4 +50,8 @@ type SessionStore interface {
 	// PurgeExpired deletes the sessions whose refresh token expired before the store's
 	// clock and returns how many it deleted.
 	PurgeExpired(ctx context.Context) (int, error)
+	// CountSessions returns how many sessions are live by the store's clock: families
+	// whose newest refresh token is unspent and unexpired (an expired access token
+	// does not end a session). It reads an index, not every row's user.
+	CountSessions(ctx context.Context) (int, error)
 }

@@ -17,7 +17,7 @@ const (
 // CreateClient stores c, setting c.CreatedAt. ENOTFOUND if the owner does not exist;
 // ECONFLICT if the ID is taken.
 func (db *DB) CreateClient(ctx context.Context, c *core.Client) error {
-	err := db.update(ctx, func(tx *tx) error { return createClient(ctx, tx, c) })
+	err := db.updateOne(ctx, func(tx *tx) error { return createClient(ctx, tx, c) })
 	err = refine(formatError("create client", err), core.ECONFLICT, "client %s exists already", c.ID)
 	return refine(err, core.ENOTFOUND, "the owner of client %s does not exist", c.ID)
 }
@@ -84,7 +84,7 @@ func findClientIDs(ctx context.Context, q queryer, userID string) ([]string, err
 // DeleteClient deletes the client; every session of it goes with it (ON DELETE
 // CASCADE). ENOTFOUND if there is none.
 func (db *DB) DeleteClient(ctx context.Context, id string) error {
-	err := db.update(ctx, func(tx *tx) error {
+	err := db.updateOne(ctx, func(tx *tx) error {
 		return oneRow(tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id))
 	})
 	return refine(formatError("delete client", err), core.ENOTFOUND, "no client %s", id)

@@ -34,7 +34,11 @@ var errSessionNotFound = core.Errorf(core.ENOTFOUND, "the token is unknown, expi
 // a client, or the client) ends in the same transaction. ENOTFOUND if the user or
 // client does not exist, or the user is disabled.
 func (db *DB) CreateSession(ctx context.Context, s *core.Session, exclusive bool) error {
-	err := db.update(ctx, func(tx *tx) error { return createSession(ctx, tx, s, exclusive) })
+	write := db.update
+	if !exclusive {
+		write = db.updateOne // one INSERT
+	}
+	err := write(ctx, func(tx *tx) error { return createSession(ctx, tx, s, exclusive) })
 	return refine(formatError("create session", err), core.ENOTFOUND, "the user or client of the session is gone")
 }
 
@@ -150,7 +154,7 @@ func rotateSession(ctx context.Context, tx *tx, refreshHash []byte, next *core.S
 // RevokeFamily ends every session of the family. Ending a family that does not exist
 // is not an error.
 func (db *DB) RevokeFamily(ctx context.Context, familyID string) error {
-	err := db.update(ctx, func(tx *tx) error { return revokeFamily(ctx, tx, familyID) })
+	err := db.updateOne(ctx, func(tx *tx) error { return revokeFamily(ctx, tx, familyID) })
 	return formatError("revoke session family", err)
 }
 
@@ -217,4 +221,14 @@ func scanSession(sc scanner) (*core.Session, bool, error) {
 	u.CreatedAt, u.UpdatedAt = fromMillis(userCreated), fromMillis(userUpdated)
 	s.User = &u
 	return &s, spent, nil
+}
+
+// CountSessions returns how many sessions are live by the store's clock: families
+// whose newest refresh token is unspent and unexpired. It reads the index on
+// refresh_expires_at.
+func (db *DB) CountSessions(ctx context.Context) (int, error) {
+	var n int
+	err := reader{db.read}.QueryRowContext(ctx,
+		`SELECT count(*) FROM sessions WHERE refresh_expires_at > ? AND refreshed_at IS NULL`, millis(db.clock())).Scan(&n)
+	return n, formatError("count sessions", err)
 }

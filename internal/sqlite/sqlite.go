@@ -7,7 +7,8 @@
 // allows one writer at a time; DB keeps one write connection, through which every write
 // transaction passes (BEGIN IMMEDIATE, so a read-then-write transaction never fails
 // halfway on a lock), and a pool of read-only connections for lookups, which WAL lets
-// run alongside the writer.
+// run alongside the writer. Concurrent writes share transactions, and so fsyncs (group
+// commit, see commit.go); each caller returns only once its write is committed.
 //
 // The schema lives in migration/*.sql, embedded and applied in lexical order by [Open].
 package sqlite
@@ -25,6 +26,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	sqlitedriver "modernc.org/sqlite"
@@ -50,6 +52,15 @@ type DB struct {
 	now   core.Clock
 	write *stmtCache // one connection: every write transaction goes through update
 	read  *stmtCache // read-only connections; the same pool and cache as write for Memory
+
+	// The writer (commit.go): update queues on writes; Close closes closing and waits
+	// for writerDone.
+	writes     chan *write
+	closing    chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+
+	revision // see Revision
 }
 
 var _ core.Store = (*DB)(nil)
@@ -70,7 +81,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
 	}
-	db := &DB{path: path, now: time.Now}
+	db := &DB{path: path, now: time.Now, writes: make(chan *write, maxBatch),
+		closing: make(chan struct{}), writerDone: make(chan struct{})}
 	for _, opt := range opts {
 		opt(db)
 	}
@@ -96,18 +108,25 @@ func (db *DB) open(ctx context.Context) error {
 	}
 	db.write = &stmtCache{pool: write}
 	db.read = db.write
+	go db.writeLoop()
 	if db.path != Memory {
-		read, err := openPool(db.path, readParams(), max(4, runtime.GOMAXPROCS(0)))
+		read, err := openPool(db.path, readParams(), max(2, runtime.GOMAXPROCS(0)))
 		if err != nil {
 			return err
 		}
 		db.read = &stmtCache{pool: read}
 	}
-	return db.migrate(ctx)
+	if err := db.migrate(ctx); err != nil {
+		return err
+	}
+	db.watchShm()
+	return nil
 }
 
 // writeParams are the connection parameters of the write connection: WAL, durable
-// commits, enforced foreign keys, and BEGIN IMMEDIATE for every transaction.
+// commits, enforced foreign keys, and BEGIN IMMEDIATE for every transaction. The
+// statement journal that undoes a failed write of a batch (a savepoint, commit.go)
+// stays in memory (temp_store) instead of spilling to a temporary file.
 func writeParams() url.Values {
 	return url.Values{
 		"_pragma": {
@@ -115,15 +134,24 @@ func writeParams() url.Values {
 			"foreign_keys(1)",
 			"journal_mode(WAL)",
 			"synchronous(FULL)",
+			"temp_store(MEMORY)",
 		},
 		"_txlock": {"immediate"},
 	}
 }
 
-// readParams are the connection parameters of the read pool.
+// readParams are the connection parameters of the read pool, whose connections are as
+// many as the CPUs (reads are CPU work in this pure-Go SQLite) and whose page caches
+// are half the default: the server's hot reads are cached above the store (see
+// Revision), and each connection's cache is resident memory of the server.
 func readParams() url.Values {
-	return url.Values{"_pragma": {fmt.Sprintf("busy_timeout(%d)", busyTimeout), "query_only(1)"}}
+	return url.Values{"_pragma": {fmt.Sprintf("busy_timeout(%d)", busyTimeout), "query_only(1)",
+		fmt.Sprintf("cache_size(%d)", readCacheKiB)}}
 }
+
+// readCacheKiB is the page cache of each read connection as SQLite's cache_size takes
+// it: negative, in KiB (SQLite's default is -2000).
+const readCacheKiB = -1024
 
 // openPool opens a pool of at most n connections that stay open: each new connection
 // costs a file open and its pragmas, and one to Memory is a new, empty database.
@@ -139,8 +167,14 @@ func openPool(path string, params url.Values, n int) (*sql.DB, error) {
 	return pool, nil
 }
 
-// Close closes the database.
+// Close closes the database. Writes still queued fail; a batch being written completes
+// first.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closing) })
+	db.closed.Store(true)
+	if db.write != nil {
+		<-db.writerDone
+	}
 	var errs []error
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.close())
@@ -153,8 +187,10 @@ func (db *DB) Close() error {
 
 // Ping reports whether the database answers a query.
 func (db *DB) Ping(ctx context.Context) error {
-	var one int
-	if err := db.read.pool.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+	// SELECT 1 would not open a read transaction, and so would answer while the file
+	// cannot be read; the migrations table is tiny.
+	var n int
+	if err := db.read.pool.QueryRowContext(ctx, `SELECT count(*) FROM migrations`).Scan(&n); err != nil {
 		return formatError("ping", err)
 	}
 	return nil
@@ -198,36 +234,23 @@ func migrateFile(ctx context.Context, tx *tx, name string) error {
 	return err
 }
 
-// update runs fn in a write transaction and commits it unless fn fails. Every write of
-// DB goes through here, on the single write connection, so that commits can later be
-// grouped in one place. Its errors are raw; the exported method formats them.
-func (db *DB) update(ctx context.Context, fn func(*tx) error) error {
-	t, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.end(ctx, t)
-	if err := fn(t); err != nil {
-		return err
-	}
-	return t.Commit()
-}
-
 // begin starts a write transaction (BEGIN IMMEDIATE, set by the connection's _txlock).
-func (db *DB) begin(ctx context.Context) (*tx, error) {
+// Only the writer calls it.
+func (db *DB) begin() (*tx, error) {
+	ctx := context.Background() // see update: no caller may interrupt a shared transaction
 	sqlTx, err := db.write.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &tx{Tx: sqlTx, cache: db.write, now: db.clock()}, nil
+	return &tx{Tx: sqlTx, ctx: ctx, cache: db.write, now: db.clock()}, nil
 }
 
 // end rolls t back unless it committed, then prepares the statements t ran unprepared,
 // now that the write connection is free.
-func (db *DB) end(ctx context.Context, t *tx) {
+func (db *DB) end(t *tx) {
 	t.Rollback()
 	for _, query := range t.missed {
-		db.write.prepare(ctx, query) // on failure the query keeps running unprepared
+		db.write.prepare(t.ctx, query) // on failure the query keeps running unprepared
 	}
 }
 

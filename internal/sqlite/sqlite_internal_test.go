@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vroauth/vroauth/internal/core"
 )
 
 // TestPragmas checks the settings that durability and integrity rest on, on each pool.
@@ -27,6 +29,8 @@ func TestPragmas(t *testing.T) {
 		{"read", "journal_mode", "wal"},
 		{"read", "query_only", "1"},
 		{"read", "busy_timeout", "5000"},
+		{"read", "cache_size", "-1024"},
+		{"write", "temp_store", "2"}, // MEMORY: the savepoints of a batch never spill to a file
 	}
 	for _, tt := range tests {
 		pool := db.write.pool
@@ -115,5 +119,38 @@ func TestMigrate(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("applied migrations = %q; want %q", got, want)
 		}
+	}
+}
+
+// TestRevisionWatchesShm checks how Revision decides to read the database: not at all
+// while nothing has committed since its last read (the read pool is closed to prove
+// it), and again as soon as another handle commits anything.
+func TestRevisionWatchesShm(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vroauth.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	defer db.Close()
+	other, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	defer other.Close()
+	if db.shm == nil {
+		t.Fatal("the WAL index of an on-disk database is not watched")
+	}
+	if _, err := db.Revision(t.Context()); err != nil {
+		t.Fatalf("Revision() = %v; want nil", err)
+	}
+	db.read.pool.Close() // from here on, a query fails
+	if _, err := db.Revision(t.Context()); err != nil {
+		t.Errorf("Revision() with nothing committed since the last one = %v; want nil, without a query", err)
+	}
+	if err := other.CreateUser(t.Context(), &core.User{ID: core.NewID(), Name: "bob", PasswordHash: "h", Role: core.RolePlanAuthor}); err != nil {
+		t.Fatalf("CreateUser = %v", err)
+	}
+	if _, err := db.Revision(t.Context()); err == nil {
+		t.Error("Revision() after another handle committed = nil error with the read pool closed; want the failed query")
 	}
 }

@@ -78,44 +78,49 @@ func (r reader) QueryContext(ctx context.Context, query string, args ...any) (*s
 // tx is a write transaction with the time it started, which every row it writes takes
 // as "now". Its statements come from the write pool's cache; one not there yet runs
 // unprepared and is prepared once the transaction has ended and the single write
-// connection is free again (see DB.update). The embedded *sql.Tx runs statements that
+// connection is free again (see DB.end). The embedded *sql.Tx runs statements that
 // must never be cached, such as migration scripts.
+//
+// Its methods take a ctx to read like database/sql's but run every statement on ctx,
+// the transaction's own context: a transaction may carry the writes of several callers
+// (see DB.update), and none of them may interrupt it.
 type tx struct {
 	*sql.Tx
+	ctx    context.Context
 	cache  *stmtCache
 	missed []string
 	now    time.Time
 }
 
 // stmt returns query's statement bound to the transaction, or nil if it is not cached.
-func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
+func (t *tx) stmt(query string) *sql.Stmt {
 	if st := t.cache.load(query); st != nil {
-		return t.Tx.StmtContext(ctx, st)
+		return t.Tx.StmtContext(t.ctx, st)
 	}
 	t.missed = append(t.missed, query)
 	return nil
 }
 
 // ExecContext runs a statement in the transaction.
-func (t *tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := t.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+func (t *tx) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(query); st != nil {
+		return st.ExecContext(t.ctx, args...)
 	}
-	return t.Tx.ExecContext(ctx, query, args...)
+	return t.Tx.ExecContext(t.ctx, query, args...)
 }
 
 // QueryRowContext runs a query that returns at most one row in the transaction.
-func (t *tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := t.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (t *tx) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmt(query); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
 	}
-	return t.Tx.QueryRowContext(ctx, query, args...)
+	return t.Tx.QueryRowContext(t.ctx, query, args...)
 }
 
 // QueryContext runs a query in the transaction.
-func (t *tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+func (t *tx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(query); st != nil {
+		return st.QueryContext(t.ctx, args...)
 	}
-	return t.Tx.QueryContext(ctx, query, args...)
+	return t.Tx.QueryContext(t.ctx, query, args...)
 }

@@ -16,7 +16,7 @@ const (
 // CreateUser stores u, setting u.CreatedAt and u.UpdatedAt. ECONFLICT if a user with
 // the same name (case-insensitively) or ID exists.
 func (db *DB) CreateUser(ctx context.Context, u *core.User) error {
-	err := db.update(ctx, func(tx *tx) error { return createUser(ctx, tx, u) })
+	err := db.updateOne(ctx, func(tx *tx) error { return createUser(ctx, tx, u) })
 	return refine(formatError("create user", err), core.ECONFLICT, "a user named %q exists already", u.Name)
 }
 
@@ -111,7 +111,7 @@ func updateUser(ctx context.Context, tx *tx, name string, upd core.UserUpdate) (
 // DeleteUser deletes the named user; its client accounts and every session of both go
 // with it (ON DELETE CASCADE). ENOTFOUND if there is no such user.
 func (db *DB) DeleteUser(ctx context.Context, name string) error {
-	err := db.update(ctx, func(tx *tx) error {
+	err := db.updateOne(ctx, func(tx *tx) error {
 		return oneRow(tx.ExecContext(ctx, `DELETE FROM users WHERE name_key = ?`, core.UserKey(name)))
 	})
 	return refine(formatError("delete user", err), core.ENOTFOUND, "no user named %q", name)
