@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/google/uuid"
@@ -22,11 +23,12 @@ func (s *Server) CreateClient(ctx context.Context, _ gen.CreateClientRequestObje
 		return gen.CreateClient403JSONResponse{ForbiddenJSONResponse: forbidden("client accounts cannot create client accounts")}, nil
 	}
 	secret := core.NewToken()
-	c := &core.Client{ID: core.NewID(), UserID: p.UserID, SecretHash: s.secrets.Hash(secret)}
+	// A time-ordered GUID: client churn then writes at the end of the clients index.
+	c := &core.Client{ID: core.NewOrderedID(s.now()), UserID: p.UserID, SecretHash: s.secrets.Hash(secret)}
 	if err := s.store.CreateClient(ctx, c); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "client created", "client_id", c.ID, "user_id", p.UserID)
+	Audit(ctx, s.log, slog.LevelInfo, EventClientCreated, slog.String("client_id", c.ID), slog.String("user_id", p.UserID))
 	return gen.CreateClient200JSONResponse{ClientId: uuid.MustParse(c.ID), ClientSecret: secret}, nil
 }
 
@@ -82,6 +84,8 @@ func (s *Server) DeleteClient(ctx context.Context, req gen.DeleteClientRequestOb
 	default:
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "client deleted", "client_id", id, "user_id", p.UserID, "by", p.ID)
+	s.known.forgetClient(id)
+	Audit(ctx, s.log, slog.LevelInfo, EventClientDeleted, slog.String("client_id", id), slog.String("user_id", p.UserID),
+		slog.String("principal_kind", string(p.Kind)), slog.String("principal_id", p.ID))
 	return gen.DeleteClient204Response{}, nil
 }

@@ -236,7 +236,7 @@ func TestUnauthorizedChallenges(t *testing.T) {
 			if tt.header != "" {
 				req.Header.Set("Authorization", tt.header)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := env.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +265,7 @@ func TestDeleteClientBadID(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest("DELETE", env.HTTP.URL+"/api/v7.1/Clients"+tt.query, nil)
 			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := env.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -285,7 +285,7 @@ func TestDeleteClientUpperCase(t *testing.T) {
 	c := env.MustCreateClient(token)
 	req, _ := http.NewRequest("DELETE", env.HTTP.URL+"/api/v7.1/Clients?clientId="+strings.ToUpper(c.ClientId.String()), nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := env.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func apiMethods() map[string]string {
 	return allow
 }
 
-// mountDocs serves the contract and its Swagger UI, and the health checks.
+// mountDocs serves the contract and its Swagger UI (the health checks are in health.go).
 func (s *Server) mountDocs(mux *http.ServeMux) {
 	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
@@ -74,27 +74,43 @@ func (s *Server) mountDocs(mux *http.ServeMux) {
 	mux.HandleFunc("GET /swagger", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/swagger/", http.StatusMovedPermanently)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.store.Ping(r.Context()); err != nil {
-			s.log.WarnContext(r.Context(), "not ready: database unreachable", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
 }
 
 // mustUIJSON returns the contract as JSON for the Swagger UI, with this server first
-// in its server list so that "Try it out" calls the server that serves the page.
+// in its server list so that "Try it out" calls the server that serves the page, and
+// with the OAuth2 flows offered wherever the bearer scheme is asked for.
 func mustUIJSON() []byte {
 	doc := *spec
 	doc.Servers = slices.Insert(slices.Clone(doc.Servers), 0, &openapi3.Server{URL: "/", Description: "This server"})
+	doc.Security = withOAuthFlows(doc.Security, doc.Components)
 	b, err := json.Marshal(&doc)
 	if err != nil {
 		panic("server: the embedded spec does not marshal: " + err.Error())
 	}
 	return b
+}
+
+// withOAuthFlows returns the global security requirements with each OAuth2 scheme of
+// the contract added as an alternative. The contract asks the operations for a bearer
+// token (bearerAuth) and describes with the OAuth2 schemes how POST /api/token issues
+// one; the Swagger UI sends a token obtained through "Authorize" only to operations
+// that list the scheme it came from, so without this a person who authorized with the
+// password flow would get 401 from "Try it out". Operations with their own security
+// (the public ones, `security: []`) are left as they are.
+func withOAuthFlows(reqs openapi3.SecurityRequirements, c *openapi3.Components) openapi3.SecurityRequirements {
+	if len(reqs) == 0 || c == nil {
+		return reqs
+	}
+	var names []string
+	for name, ref := range c.SecuritySchemes {
+		if ref != nil && ref.Value != nil && ref.Value.Type == "oauth2" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	out := slices.Clone(reqs)
+	for _, name := range names {
+		out = append(out, openapi3.SecurityRequirement{name: []string{}})
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -43,6 +44,12 @@ type oauthError struct {
 	code        gen.OAuthErrorError
 	description string
 	basic       bool // the client authenticated with HTTP Basic: invalid_client is a 401
+	retryAfter  int  // too many failed attempts: a 429 with Retry-After in seconds
+
+	// reason is set when the error refuses an authentication: the category recorded in
+	// the audit log and the metrics (see audit.go); subject names the account, if known.
+	reason  string
+	subject []slog.Attr
 }
 
 func (e *oauthError) Error() string { return string(e.code) + ": " + e.description }
@@ -67,6 +74,9 @@ func (e *oauthError) unauthorized() bool {
 }
 
 func (e *oauthError) tokenResponse() gen.IssueTokenResponseObject {
+	if e.retryAfter > 0 {
+		return gen.IssueToken429JSONResponse{TooManyFailedAttemptsJSONResponse: e.tooMany()}
+	}
 	if e.unauthorized() {
 		return gen.IssueToken401JSONResponse{Body: e.body(), Headers: gen.IssueToken401ResponseHeaders{
 			CacheControl: "no-store", Pragma: "no-cache", WWWAuthenticate: challengeBasic,
@@ -78,6 +88,9 @@ func (e *oauthError) tokenResponse() gen.IssueTokenResponseObject {
 }
 
 func (e *oauthError) revokeResponse() gen.RevokeTokenResponseObject {
+	if e.retryAfter > 0 {
+		return gen.RevokeToken429JSONResponse{TooManyFailedAttemptsJSONResponse: e.tooMany()}
+	}
 	if e.unauthorized() {
 		return gen.RevokeToken401JSONResponse{Body: e.body(), Headers: gen.RevokeToken401ResponseHeaders{
 			CacheControl: "no-store", Pragma: "no-cache", WWWAuthenticate: challengeBasic,
@@ -85,6 +98,13 @@ func (e *oauthError) revokeResponse() gen.RevokeTokenResponseObject {
 	}
 	return gen.RevokeToken400JSONResponse{Body: e.body(), Headers: gen.RevokeToken400ResponseHeaders{
 		CacheControl: "no-store", Pragma: "no-cache",
+	}}
+}
+
+// tooMany is the 429 of an attempt the limiter of failed authentications refused.
+func (e *oauthError) tooMany() gen.TooManyFailedAttemptsJSONResponse {
+	return gen.TooManyFailedAttemptsJSONResponse{Body: e.body(), Headers: gen.TooManyFailedAttemptsResponseHeaders{
+		CacheControl: "no-store", Pragma: "no-cache", RetryAfter: e.retryAfter,
 	}}
 }
 
@@ -105,11 +125,25 @@ func (s *Server) requestError(w http.ResponseWriter, r *http.Request, err error)
 	resource := ""
 	if r.URL.Path != "" && strings.HasSuffix(r.URL.Path, "/Clients") {
 		resource = r.URL.Query().Get("clientId")
-		if len(resource) > 64 {
-			resource = ""
+		if !guidLike(resource) {
+			resource = "" // it may be anything pasted there, a token or a secret: never echo it
 		}
 	}
 	writeJSON(w, http.StatusBadRequest, apiError("BadRequest", msg, resource))
+}
+
+// guidLike reports whether s is made of what a mistyped GUID is made of (hex digits,
+// dashes, braces) and no longer than a GUID in braces: safe to echo in an error body.
+func guidLike(s string) bool {
+	if len(s) > 38 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '-' || c == '{' || c == '}') {
+			return false
+		}
+	}
+	return true
 }
 
 func describeRequestError(err error) string {
@@ -118,8 +152,11 @@ func describeRequestError(err error) string {
 		format   *gen.InvalidParamFormatError
 		tooMany  *gen.TooManyValuesForParamError
 		tooLarge *http.MaxBytesError
+		contract *contractError
 	)
 	switch {
+	case errors.As(err, &contract):
+		return contract.message
 	case errors.As(err, &tooLarge):
 		return "the request body is too large"
 	case errors.As(err, &required):

@@ -154,7 +154,7 @@ func (c *oauthCall) clientCredentials(formID, formSecret string) (id, secret str
 	case formPresent && basicPresent:
 		return "", "", false, invalidRequest("authenticate the client with form fields or HTTP Basic, not both")
 	case basicPresent && c.basicErr:
-		return "", "", false, &oauthError{code: "invalid_client", description: "the Basic credentials are malformed", basic: true}
+		return "", "", false, &oauthError{code: "invalid_client", description: "the Basic credentials are malformed", basic: true, reason: reasonMalformed}
 	case basicPresent:
 		return strings.TrimSpace(c.basicID), c.basicSec, true, nil
 	case formPresent:

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/vroauth/vroauth/auth"
 	"github.com/vroauth/vroauth/gen"
@@ -31,18 +29,20 @@ func (s *Server) Handler() http.Handler {
 		auth.WithRealm(Realm),
 		auth.WithPublic(func(r *http.Request) bool { return public[r.Method+" "+r.URL.Path] }),
 		auth.WithErrorFunc(s.authError),
-	)(api)
+	)(notePrincipal(s.validateRequests(api)))
 
 	root := http.NewServeMux()
 	root.Handle("/api/", versionAlias(guarded))
 	s.mountDocs(root)
+	s.mountOps(root)
 	root.HandleFunc("/", notFound)
-	return s.recoverPanics(s.logRequests(limitBody(root)))
+	return s.logRequests(s.recoverPanics(limitBody(root)))
 }
 
 // authError logs the cause of a refused request when it is a server failure, then
 // answers as the auth package does.
 func (s *Server) authError(w http.ResponseWriter, r *http.Request, e *auth.Error) {
+	s.countBearerFailure(e)
 	if e.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "token verification failed", "err", e.Err)
 	}
@@ -88,44 +88,6 @@ func limitBody(next http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
-	})
-}
-
-// statusWriter records the status of a response for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// logRequests writes one debug line per request. It logs the path, never the query or
-// a header: neither may carry a secret into the log.
-func (s *Server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "duration", time.Since(start), "remote_ip", remoteIP(r))
 	})
 }
 

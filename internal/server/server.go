@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vroauth/vroauth/gen"
 	"github.com/vroauth/vroauth/internal/core"
 )
@@ -29,12 +31,38 @@ type Config struct {
 	RefreshTTL    time.Duration // default DefaultRefreshTTL
 	SingleSession bool          // a new login ends the older sessions of the same credentials
 
+	// ValidateRequests checks every request of an API operation against the contract
+	// (api/openapi.yaml) before it is handled, and answers 400 to one that breaks it.
+	ValidateRequests bool
+
+	// AuthFailuresPerMinute and AuthFailureBurst limit failed password and client-secret
+	// attempts (see ratelimit.go): per account and source address, a bucket of
+	// AuthFailureBurst failures refilled at AuthFailuresPerMinute; per address and per
+	// account, buckets 5 and 10 times larger. A refused attempt gets 429. Zero values
+	// mean DefaultAuthFailuresPerMinute and DefaultAuthFailureBurst; a negative
+	// AuthFailuresPerMinute turns the limits off.
+	AuthFailuresPerMinute float64
+	AuthFailureBurst      int
+
 	// Passwords sets the cost of the hash that unknown user names are checked against, so
 	// that they take as long as a wrong password; default core.DefaultPasswordHasher.
 	Passwords core.PasswordHasher
 
 	Logger *slog.Logger // default slog.Default()
 	Now    core.Clock   // default time.Now
+
+	// Registry receives the server's Prometheus metrics; default a new registry that
+	// also holds the Go runtime and process collectors. Handler serves it at /metrics,
+	// without authentication, unless NoMetricsEndpoint is set.
+	Registry          *prometheus.Registry
+	NoMetricsEndpoint bool
+	// OutageGrace is how long after its last successful check an access token is still
+	// accepted while the database is unavailable (see fallback.go); default
+	// DefaultOutageGrace, negative to accept only what the database just confirmed.
+	OutageGrace time.Duration
+	// ProbeTimeout bounds the database check of /readyz and of the session gauge;
+	// default DefaultProbeTimeout.
+	ProbeTimeout time.Duration
 }
 
 // Server answers the vroauth API. Build it with New; it is safe for concurrent use.
@@ -44,8 +72,21 @@ type Server struct {
 	accessTTL     time.Duration
 	refreshTTL    time.Duration
 	singleSession bool
+	validate      bool // Config.ValidateRequests
 	log           *slog.Logger
 	now           core.Clock
+
+	// Operations: metrics, access log routes, readiness, the outage fallback.
+	metrics      *metrics
+	routes       *routeTable
+	health       *health
+	known        *lastKnown
+	serveMetrics bool
+
+	// limits counts failed authentications; nil when Config turned it off.
+	limits *authLimiter
+	// cache spares the bearer check and the client lookup a query (verifycache.go).
+	cache *verifyCache
 
 	// hashing bounds the argon2id computations running at once, and so the memory they
 	// take (19 MiB each).
@@ -68,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 		accessTTL:     cmp(cfg.AccessTTL, DefaultAccessTTL),
 		refreshTTL:    cmp(cfg.RefreshTTL, DefaultRefreshTTL),
 		singleSession: cfg.SingleSession,
+		validate:      cfg.ValidateRequests,
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		hashing:       make(chan struct{}, runtime.GOMAXPROCS(0)),
@@ -75,15 +117,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Passwords == (core.PasswordHasher{}) {
 		cfg.Passwords = core.DefaultPasswordHasher
 	}
-	s.dummyHash = cfg.Passwords.Hash(core.NewToken())
+	s.dummyHash = cfg.Passwords.Dummy() // computes no hash: 19 MiB less at start
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.limits = newAuthLimiter(cfg.AuthFailuresPerMinute, cfg.AuthFailureBurst, s.now)
+	s.cache = newVerifyCache(s.store, s.now)
 	if s.accessTTL < time.Second || s.refreshTTL < s.accessTTL {
 		return nil, errors.New("server: the access token TTL must be at least 1s and at most the refresh token TTL")
+	}
+	if err := s.initOps(cfg); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vroauth/vroauth/gen"
+	"github.com/vroauth/vroauth/internal/apitest"
 	"github.com/vroauth/vroauth/internal/core"
 	"github.com/vroauth/vroauth/internal/server"
 	"github.com/vroauth/vroauth/internal/sqlite"
@@ -45,23 +46,40 @@ func (c *Clock) Advance(d time.Duration) {
 
 // Env is a running server with its store and clock.
 type Env struct {
-	tb     testing.TB
-	Store  core.Store
-	Server *server.Server
-	HTTP   *httptest.Server
-	Clock  *Clock
-	Logs   *strings.Builder
+	tb      testing.TB
+	Store   core.Store
+	Server  *server.Server
+	Secrets *core.SecretHasher // the server's hasher of client secrets
+	HTTP    *httptest.Server
+	Clock   *Clock
+	Logs    *strings.Builder
+
+	// HTTPClient sends through apitest's validating transport: every request and
+	// response of a contract operation is checked against api/openapi.yaml, and a
+	// violation fails the test.
+	HTTPClient *http.Client
 }
 
 // Options change how MustServe builds the server.
 type Options struct {
-	SingleSession bool
-	Path          string // the database file; default a new one in a temporary directory
+	SingleSession    bool
+	ValidateRequests bool   // the server checks requests against the contract (--validate-requests)
+	Path             string // the database file; default a new one in a temporary directory
+	// Configure, when set, changes the server's configuration before it is built.
+	Configure func(*server.Config)
 }
 
-// OpenStore opens the store the server tests run on: SQLite on disk, the default.
+// OpenStore opens the store the server tests run on: SQLite on disk, the default, or
+// PostgreSQL with VROAUTH_TEST_BACKEND=postgres (see backend_test.go).
 var OpenStore = func(tb testing.TB, path string, now core.Clock) core.Store {
 	tb.Helper()
+	switch backend() {
+	case "postgres":
+		return openPostgres(tb, path, now)
+	case "sqlite":
+	default:
+		tb.Fatalf("%s=%q; want sqlite or postgres", EnvBackend, backend())
+	}
 	db, err := sqlite.Open(context.Background(), path, sqlite.WithClock(now))
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
@@ -85,16 +103,26 @@ func MustServe(tb testing.TB, opts Options) *Env {
 	logs := &strings.Builder{}
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Store: store, Secrets: secrets, Logger: logger, Now: clock.Now,
-		SingleSession: opts.SingleSession, Passwords: cheap,
-	})
+		SingleSession: opts.SingleSession, Passwords: cheap, ValidateRequests: opts.ValidateRequests,
+	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &Env{tb: tb, Store: store, Server: srv, HTTP: ts, Clock: clock, Logs: logs}
+	return &Env{tb: tb, Store: store, Server: srv, Secrets: secrets, HTTP: ts, Clock: clock, Logs: logs,
+		HTTPClient: apitest.Client(tb, ts.Client().Transport, apitest.WithRoutePath(apitest.VersionAliases))}
+}
+
+// Do sends req through the validating client.
+func (e *Env) Do(req *http.Request) (*http.Response, error) {
+	return e.HTTPClient.Do(req)
 }
 
 type lockedWriter struct {
@@ -122,7 +150,7 @@ func (e *Env) MustUser(name, password string, role core.Role) *core.User {
 // none).
 func (e *Env) Client(token string) *gen.ClientWithResponses {
 	e.tb.Helper()
-	c, err := gen.NewClientWithResponses(e.HTTP.URL, gen.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+	c, err := gen.NewClientWithResponses(e.HTTP.URL, gen.WithHTTPClient(e.HTTPClient), gen.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 		if token != "" {
 			r.Header.Set("Authorization", "Bearer "+token)
 		}

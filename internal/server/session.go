@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/vroauth/vroauth/auth"
 	"github.com/vroauth/vroauth/gen"
@@ -14,16 +16,30 @@ import (
 var errNoPrincipal = errors.New("server: no principal in the request context")
 
 // Verify implements auth.Verifier: it returns the principal of a live access token,
-// with the role of its user read live.
+// with the role of its user read live. A token verified before is answered from the
+// cache while the store's revision shows that nothing was revoked since
+// (verifycache.go).
 func (s *Server) Verify(ctx context.Context, token string) (*auth.Principal, error) {
-	session, err := s.store.FindSessionByAccess(ctx, core.HashToken(token))
+	key := core.TokenKey(token)
+	rev, cacheable := s.cache.revision(ctx)
+	if cacheable {
+		if p := s.cache.principal(key, rev); p != nil {
+			s.known.confirm(key) // the revision check confirmed it: see fallback.go
+			return p, nil
+		}
+	}
+	session, err := s.findSessionByAccess(ctx, bytes.Clone(key[:])) // a copy: key stays on the stack
 	switch {
 	case core.ErrorCode(err) == core.ENOTFOUND:
 		return nil, auth.ErrInvalidToken
 	case err != nil:
 		return nil, err
 	}
-	return principal(session), nil
+	p := principal(session)
+	if cacheable {
+		s.cache.putPrincipal(key, rev, p, session.AccessExpiresAt)
+	}
+	return p, nil
 }
 
 func principal(s *core.Session) *auth.Principal {
@@ -47,7 +63,8 @@ func (s *Server) Logout(ctx context.Context, _ gen.LogoutRequestObject) (gen.Log
 	if err := s.store.RevokeFamily(ctx, p.SessionID); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "logout", "principal", p.ID, "kind", p.Kind)
+	s.known.forgetFamily(p.SessionID)
+	Audit(ctx, s.log, slog.LevelInfo, EventLogout, append(principalAttrs(p), slog.String("session_id", p.SessionID))...)
 	return gen.Logout204Response{}, nil
 }
 
@@ -66,6 +83,7 @@ func (s *Server) RevokeToken(ctx context.Context, req gen.RevokeTokenRequestObje
 	}
 	client, err := s.authenticateClient(ctx, call, value(req.Body.ClientId), value(req.Body.ClientSecret))
 	if oerr, ok := err.(*oauthError); ok {
+		s.auditRevokeRefused(ctx, call, oerr)
 		return oerr.revokeResponse(), nil
 	} else if err != nil {
 		return nil, err
@@ -77,12 +95,16 @@ func (s *Server) RevokeToken(ctx context.Context, req gen.RevokeTokenRequestObje
 	case err != nil:
 		return nil, err
 	case client != nil && session.ClientID != client.ID:
-		return (&oauthError{code: "unauthorized_client", description: "the token was not issued to this client"}).revokeResponse(), nil
+		oerr := (&oauthError{code: "unauthorized_client", description: "the token was not issued to this client"}).
+			because(reasonWrongClient, slog.String("client_id", client.ID))
+		s.auditRevokeRefused(ctx, call, oerr)
+		return oerr.revokeResponse(), nil
 	}
 	if err := s.store.RevokeFamily(ctx, session.FamilyID); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "token revoked", "user_id", session.UserID, "client_id", session.ClientID)
+	s.known.forgetFamily(session.FamilyID)
+	Audit(ctx, s.log, slog.LevelInfo, EventTokenRevoked, append(sessionAttrs(session), slog.String("remote_ip", call.remoteIP))...)
 	return revoked(), nil
 }
 

@@ -221,7 +221,7 @@ func TestVersionAliases(t *testing.T) {
 	for _, v := range []string{"v6", "v7", "v7.1", "v7.2", "v7.21"} {
 		req, _ := http.NewRequest("GET", env.HTTP.URL+"/api/"+v+"/Clients", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := env.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +250,7 @@ func TestRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, env.HTTP.URL+tt.path, nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := env.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	tok := env.MustLogin("alice", "alice-password").AccessToken
 	req, _ := http.NewRequest("PUT", env.HTTP.URL+"/api/v7.1/Clients", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := env.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/vroauth/vroauth/gen"
@@ -31,11 +32,13 @@ func (s *Server) IssueToken(ctx context.Context, req gen.IssueTokenRequestObject
 		err = &oauthError{code: "unsupported_grant_type", description: "grant_type must be password, client_credentials or refresh_token"}
 	}
 	if oerr, ok := err.(*oauthError); ok {
+		s.auditGrant(ctx, call, form.GrantType, nil, oerr)
 		return oerr.tokenResponse(), nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	s.auditGrant(ctx, call, form.GrantType, tokens.session, nil)
 	return gen.IssueToken200JSONResponse{
 		Body: gen.TokenResponse{
 			AccessToken:  tokens.access,
@@ -75,14 +78,17 @@ func tokenForm(call *oauthCall, req gen.IssueTokenRequestObject) (*gen.TokenRequ
 // issued is a new token pair, in clear: it exists only on its way to the caller.
 type issued struct {
 	access, refresh string
+	session         *core.Session // the session the pair belongs to, for the audit log
 }
 
 // newSession returns a session for the principal with fresh tokens.
 func (s *Server) newSession(userID, clientID string) (*core.Session, *issued) {
 	now := s.now()
-	t := &issued{access: core.NewToken(), refresh: core.NewToken()}
-	id := core.NewID()
-	return &core.Session{
+	// Time-ordered ID and tokens: the session's index entries go in at the end of each
+	// index, which keeps a durable commit of many logins small (see core.NewOrderedID).
+	t := &issued{access: core.NewSessionToken(now), refresh: core.NewSessionToken(now)}
+	id := core.NewOrderedID(now)
+	t.session = &core.Session{
 		ID:               id,
 		FamilyID:         id,
 		UserID:           userID,
@@ -92,7 +98,8 @@ func (s *Server) newSession(userID, clientID string) (*core.Session, *issued) {
 		AccessExpiresAt:  now.Add(s.accessTTL),
 		RefreshExpiresAt: now.Add(s.refreshTTL),
 		CreatedAt:        now,
-	}, t
+	}
+	return t.session, t
 }
 
 func (s *Server) passwordGrant(ctx context.Context, call *oauthCall, form *gen.TokenRequest) (*issued, error) {
@@ -118,10 +125,15 @@ func (s *Server) passwordGrant(ctx context.Context, call *oauthCall, form *gen.T
 
 // authenticateUser returns the user name and password identify; an unknown name costs
 // as much time as a wrong password.
-func (s *Server) authenticateUser(ctx context.Context, name, password string) (*core.User, error) {
+func (s *Server) authenticateUser(ctx context.Context, name, password string) (found *core.User, ferr error) {
+	att, wait := s.limits.admit(userAccount(name), oauthCallFrom(ctx).remoteIP, true)
+	if wait > 0 {
+		return nil, tooManyFailures(wait)
+	}
+	defer func() { att.settle(found != nil && ferr == nil, wrongCredentials(ferr)) }()
 	wrong := invalidGrant("the username or password is incorrect")
 	if core.ValidateUserName(name) != nil || len(password) > 1024 {
-		return nil, wrong
+		return nil, wrong.because(reasonMalformed)
 	}
 	user, err := s.store.FindUserByName(ctx, name)
 	hash := s.dummyHash
@@ -139,11 +151,13 @@ func (s *Server) authenticateUser(ctx context.Context, name, password string) (*
 		return nil, err
 	case err != nil:
 		s.log.ErrorContext(ctx, "stored password hash is malformed", "user_id", user.ID)
-		return nil, wrong
-	case !ok || user == nil:
-		return nil, wrong
+		return nil, wrong.because(reasonBadPassword, slog.String("user_id", user.ID))
+	case user == nil:
+		return nil, wrong.because(reasonUnknownUser)
+	case !ok:
+		return nil, wrong.because(reasonBadPassword, slog.String("user_id", user.ID))
 	case user.Disabled:
-		return nil, invalidGrant("the account is disabled")
+		return nil, invalidGrant("the account is disabled").because(reasonUserDisabled, slog.String("user_id", user.ID))
 	}
 	return user, nil
 }
@@ -154,7 +168,7 @@ func (s *Server) clientCredentialsGrant(ctx context.Context, call *oauthCall, fo
 		return nil, err
 	}
 	if client == nil {
-		return nil, &oauthError{code: "invalid_client", description: "client_id and client_secret are required"}
+		return nil, &oauthError{code: "invalid_client", description: "client_id and client_secret are required", reason: reasonMissing}
 	}
 	session, tokens := s.newSession(client.UserID, client.ID)
 	if err := s.store.CreateSession(ctx, session, s.singleSession); err != nil {
@@ -165,27 +179,33 @@ func (s *Server) clientCredentialsGrant(ctx context.Context, call *oauthCall, fo
 
 // authenticateClient returns the client that the request's credentials identify, nil
 // if the request carries none, or an invalid_client error.
-func (s *Server) authenticateClient(ctx context.Context, call *oauthCall, formID, formSecret string) (*core.Client, error) {
+func (s *Server) authenticateClient(ctx context.Context, call *oauthCall, formID, formSecret string) (found *core.Client, ferr error) {
 	id, secret, present, e := call.clientCredentials(formID, formSecret)
 	if e != nil || !present {
 		return nil, errorOrNil(e)
 	}
+	att, wait := s.limits.admit(clientAccount(id), call.remoteIP, false)
+	if wait > 0 {
+		return nil, tooManyFailures(wait)
+	}
+	defer func() { att.settle(found != nil && ferr == nil, wrongCredentials(ferr)) }()
 	failed := &oauthError{code: "invalid_client", description: "client authentication failed", basic: call.basic}
 	id, err := core.ParseID(id)
 	if err != nil || secret == "" {
-		return nil, failed
+		return nil, failed.because(reasonMalformed)
 	}
-	client, err := s.store.FindClient(ctx, id)
+	client, err := s.findClient(ctx, id)
 	switch {
 	case core.ErrorCode(err) == core.ENOTFOUND:
 		s.secrets.Equal(secret, nil) // as long as a real check
-		return nil, failed
+		return nil, failed.because(reasonUnknownClient, slog.String("client_id", id))
 	case err != nil:
 		return nil, err
 	case !s.secrets.Equal(secret, client.SecretHash):
-		return nil, failed
+		return nil, failed.because(reasonBadSecret, slog.String("client_id", id), slog.String("user_id", client.UserID))
 	case client.Owner != nil && client.Owner.Disabled:
-		return nil, &oauthError{code: "unauthorized_client", description: "the user who owns this client is disabled"}
+		return nil, (&oauthError{code: "unauthorized_client", description: "the user who owns this client is disabled"}).
+			because(reasonUserDisabled, slog.String("client_id", id), slog.String("user_id", client.UserID))
 	}
 	return client, nil
 }
@@ -212,7 +232,7 @@ func (s *Server) refreshGrant(ctx context.Context, call *oauthCall, form *gen.To
 	if client != nil {
 		old, err := s.store.FindSessionByToken(ctx, hash)
 		if err == nil && old.ClientID != client.ID {
-			return nil, invalidGrant("the refresh token was not issued to this client")
+			return nil, invalidGrant("the refresh token was not issued to this client").because(reasonWrongClient, slog.String("client_id", client.ID))
 		}
 	}
 	next, tokens := s.newSession("", "")
@@ -220,10 +240,9 @@ func (s *Server) refreshGrant(ctx context.Context, call *oauthCall, form *gen.To
 	switch core.ErrorCode(err) {
 	case "":
 	case core.EREUSED:
-		s.log.WarnContext(ctx, "refresh token reused: session family revoked", "remote_ip", call.remoteIP)
-		return nil, invalidGrant("the refresh token was already used; the session has been ended")
+		return nil, invalidGrant("the refresh token was already used; the session has been ended").because(reasonRefreshReused)
 	case core.ENOTFOUND:
-		return nil, invalidGrant("the refresh token is invalid or has expired")
+		return nil, invalidGrant("the refresh token is invalid or has expired").because(reasonInvalidToken)
 	default:
 		return nil, err
 	}
@@ -234,7 +253,7 @@ func (s *Server) refreshGrant(ctx context.Context, call *oauthCall, form *gen.To
 // between authentication and the write (deleted concurrently) is an invalid grant.
 func (s *Server) grantStoreError(err error) error {
 	if core.ErrorCode(err) == core.ENOTFOUND {
-		return invalidGrant("the account no longer exists")
+		return invalidGrant("the account no longer exists").because(reasonAccountGone)
 	}
 	return err
 }

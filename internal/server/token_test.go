@@ -38,7 +38,7 @@ func post(t *testing.T, env *Env, path, contentType, body string, edit func(*htt
 	if edit != nil {
 		edit(req)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := env.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestRefreshGrant(t *testing.T) {
 	}
 	resp, body = refresh(second.RefreshToken)
 	checkTokenAnswer(t, resp, body, 400, "invalid_grant")
-	if !strings.Contains(env.Logs.String(), "refresh token reused") {
+	if !strings.Contains(env.Logs.String(), "event=token.refresh_reused") {
 		t.Errorf("reuse was not logged")
 	}
 

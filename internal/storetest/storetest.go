@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T, now core.Clock) core.Store) {
 	t.Run("Rotate", func(t *testing.T) { testRotate(t, open) })
 	t.Run("Revoke", func(t *testing.T) { testRevoke(t, open) })
 	t.Run("Purge", func(t *testing.T) { testPurge(t, open) })
+	t.Run("Revision", func(t *testing.T) { testRevision(t, open) })
+	t.Run("Count", func(t *testing.T) { testCount(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		e := newEnv(t, open)
 		if err := e.store.Ping(e.ctx); err != nil {
