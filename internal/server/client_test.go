@@ -47,7 +47,7 @@ func mustWorld(t *testing.T) *world {
 	}
 	w.tokens["revoked token"] = w.revoked
 	w.expired = env.MustLogin(`CORP\admin`, "admin-password").AccessToken
-	env.Clock.Advance(16 * time.Minute)
+	env.Clock.Add(16 * time.Minute)
 	for _, name := range []string{"admin user", "other user", "client of admin", "other client of admin", "client of other user"} {
 		w.tokens[name] = w.freshToken(name)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/vroauth/vroauth/gen"
 	"github.com/vroauth/vroauth/internal/core"
 	"github.com/vroauth/vroauth/internal/server"
+	"github.com/vroauth/vroauth/internal/storetest"
 )
 
 // logBuffer collects a server's JSON log lines; safe for the server and the test.
@@ -100,7 +101,7 @@ type opsOptions struct {
 // serveOps starts a server as MustServe does, with JSON logs at DEBUG.
 func serveOps(t *testing.T, o opsOptions) (*Env, *logBuffer) {
 	t.Helper()
-	clock := &Clock{now: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
 	var store core.Store
 	if o.open != nil {
 		store = o.open(clock.Now)
@@ -414,7 +415,7 @@ func TestMetrics(t *testing.T) {
 	get(t, env, "/api/v7.2/Clients", map[string]string{"Authorization": "Bearer " + tok.AccessToken})
 	get(t, env, "/api/random-"+core.NewID(), nil) // 401: every /api/ path but the public ones needs a token
 	get(t, env, "/random-"+core.NewID(), nil)
-	env.Clock.Advance(20 * time.Second) // past the session gauge's reuse period
+	env.Clock.Add(20 * time.Second) // past the session gauge's reuse period
 
 	after := scrape(t, env)
 	tests := []struct {
@@ -583,7 +584,7 @@ func TestOutage(t *testing.T) {
 	}
 
 	flaky.down.Store(true)
-	env.Clock.Advance(5 * time.Second)
+	env.Clock.Add(5 * time.Second)
 	t.Run("ErrNotReady", func(t *testing.T) {
 		if got := readyStatus(t, env); got != 503 {
 			t.Errorf("GET /readyz with the database down = %d; want 503", got)
@@ -609,7 +610,7 @@ func TestOutage(t *testing.T) {
 		}
 	})
 	t.Run("ErrGraceOver", func(t *testing.T) {
-		env.Clock.Advance(server.DefaultOutageGrace)
+		env.Clock.Add(server.DefaultOutageGrace)
 		if got := env.ListStatus(ctok.AccessToken); got == 200 {
 			t.Errorf("GET Clients %v after the last check, the database down = %d; want a refusal", server.DefaultOutageGrace+5*time.Second, got)
 		}
@@ -708,7 +709,7 @@ func TestOutageHotToken(t *testing.T) {
 		if got := env.ListStatus(ctok.AccessToken); got != 200 {
 			t.Fatalf("GET Clients = %d; want 200", got)
 		}
-		env.Clock.Advance(5 * time.Second)
+		env.Clock.Add(5 * time.Second)
 	}
 	flaky.down.Store(true)
 	if got := env.ListStatus(ctok.AccessToken); got != 200 {

@@ -5,29 +5,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vroauth/vroauth/internal/storetest"
 )
 
-// fixedClock is a clock that tests move by hand.
-type fixedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fixedClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fixedClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTestLimiter() (*authLimiter, *fixedClock) {
-	c := &fixedClock{t: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
-	return newAuthLimiter(0, 0, c.now), c
+func newTestLimiter() (*authLimiter, *storetest.Clock) {
+	c := storetest.NewClock(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
+	return newAuthLimiter(0, 0, c.Now), c
 }
 
 // TestLimiterInFlight checks that attempts in flight count against the buckets: many
@@ -102,8 +86,8 @@ func TestLimiterMemoryBound(t *testing.T) {
 
 	// Every bucket is full again after burst/rate (the same for all three scopes), and
 	// the next attempt after a sweep interval drops them.
-	clock.advance(time.Duration(DefaultAuthFailureBurst) * time.Minute / DefaultAuthFailuresPerMinute)
-	clock.advance(sweepEvery)
+	clock.Add(time.Duration(DefaultAuthFailureBurst) * time.Minute / DefaultAuthFailuresPerMinute)
+	clock.Add(sweepEvery)
 	a, _ := l.admit("u:someone", "192.0.2.1", true)
 	a.settle(false, false)
 	if len(l.buckets) != 0 {
@@ -112,7 +96,7 @@ func TestLimiterMemoryBound(t *testing.T) {
 	if len(l.trusted) == 0 {
 		t.Error("trust marks were dropped before trustTTL")
 	}
-	clock.advance(trustTTL)
+	clock.Add(trustTTL)
 	a, _ = l.admit("u:someone", "192.0.2.1", true)
 	a.settle(false, false)
 	if len(l.trusted) != 0 {

@@ -143,10 +143,10 @@ func TestAuthRateLimitPassword(t *testing.T) {
 		}
 		// From here on, one failure per refill period is always admitted.
 		for i := range 3 * burst {
-			env.Clock.Advance(refill)
+			env.Clock.Add(refill)
 			a.login("alice", "wrong").want(t, fmt.Sprintf("failure %d at the refill rate", i+1), 400)
 		}
-		env.Clock.Advance(refill)
+		env.Clock.Add(refill)
 		a.login("alice", "alice-password").want(t, "the right password at the refill rate", 200)
 	})
 	t.Run("ErrOverLimit", func(t *testing.T) {
@@ -204,9 +204,9 @@ func TestAuthRateLimitPassword(t *testing.T) {
 		got := a.login("alice", "alice-password")
 		got.want(t, "after the burst", 429)
 		secs, _ := strconv.Atoi(got.retryAfter)
-		env.Clock.Advance(time.Duration(secs)*time.Second - time.Second)
+		env.Clock.Add(time.Duration(secs)*time.Second - time.Second)
 		a.login("alice", "alice-password").want(t, "a second before Retry-After", 429)
-		env.Clock.Advance(time.Second)
+		env.Clock.Add(time.Second)
 		a.login("alice", "alice-password").want(t, "at Retry-After", 200)
 	})
 	t.Run("OKUnknownUserLikeKnown", func(t *testing.T) {
@@ -294,7 +294,7 @@ func TestAuthRateLimitWide(t *testing.T) {
 			}
 		}
 		from(t, env, "192.0.2.100").login("alice", "alice-password").want(t, "a new address after a distributed guess", 429)
-		env.Clock.Advance(refill / 10) // the account bucket refills 10 times faster
+		env.Clock.Add(refill / 10) // the account bucket refills 10 times faster
 		from(t, env, "192.0.2.100").login("alice", "alice-password").want(t, "a new address once a token is back", 200)
 	})
 	t.Run("OKTrustedAddress", func(t *testing.T) {
@@ -320,7 +320,7 @@ func TestAuthRateLimitWide(t *testing.T) {
 			user.login("alice", "typo").want(t, "the user's own typos at its trusted address", 400)
 		}
 		user.login("alice", "alice-password").want(t, "the user's own pair bucket still counts", 429)
-		env.Clock.Advance(25 * time.Hour) // trust expires, buckets refill
+		env.Clock.Add(25 * time.Hour) // trust expires, buckets refill
 		user.login("alice", "alice-password").want(t, "after a day", 200)
 	})
 }

@@ -18,31 +18,15 @@ import (
 	"github.com/vroauth/vroauth/internal/core"
 	"github.com/vroauth/vroauth/internal/server"
 	"github.com/vroauth/vroauth/internal/sqlite"
+	"github.com/vroauth/vroauth/internal/storetest"
 )
 
 // cheap is a password hasher fast enough for tests; the server reads the cost from
 // each stored hash, so nothing else changes.
 var cheap = core.PasswordHasher{Time: 1, Memory: 64, Threads: 1}
 
-// Clock is a test clock that tests move by hand.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// Clock is the tests' manual clock: Now reads it, Add moves it.
+type Clock = storetest.Clock
 
 // Env is a running server with its store and clock.
 type Env struct {
@@ -93,7 +77,7 @@ func MustServe(tb testing.TB, opts Options) *Env {
 	if opts.Path == "" {
 		opts.Path = filepath.Join(tb.TempDir(), "vroauth.db")
 	}
-	clock := &Clock{now: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
+	clock := storetest.NewClock(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
 	store := OpenStore(tb, opts.Path, clock.Now)
 	tb.Cleanup(func() { store.Close() })
 	secrets, err := core.NewSecretHasher([]byte(strings.Repeat("k", 32)))

@@ -178,11 +178,11 @@ func TestExpiry(t *testing.T) {
 	env := MustServe(t, Options{})
 	env.MustUser("alice", "alice-password", core.RoleAdministrator)
 	tok := env.MustLogin("alice", "alice-password")
-	env.Clock.Advance(14 * time.Minute)
+	env.Clock.Add(14 * time.Minute)
 	if got := env.ListStatus(tok.AccessToken); got != 200 {
 		t.Fatalf("at 14 min: %d; want 200", got)
 	}
-	env.Clock.Advance(2 * time.Minute)
+	env.Clock.Add(2 * time.Minute)
 	if got := env.ListStatus(tok.AccessToken); got != 401 {
 		t.Fatalf("at 16 min: %d; want 401", got)
 	}

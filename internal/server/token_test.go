@@ -248,7 +248,7 @@ func TestRefreshGrant(t *testing.T) {
 
 	t.Run("ErrExpired", func(t *testing.T) {
 		tok := env.MustLogin("alice", "alice-password")
-		env.Clock.Advance(121 * time.Minute)
+		env.Clock.Add(121 * time.Minute)
 		resp, body := refresh(tok.RefreshToken)
 		checkTokenAnswer(t, resp, body, 400, "invalid_grant")
 	})

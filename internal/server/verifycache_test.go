@@ -245,7 +245,7 @@ func TestCacheSeesRevocations(t *testing.T) {
 	})
 	t.Run("ErrExpired", func(t *testing.T) {
 		f := newRevocationFixture(t)
-		f.env.Clock.Advance(server.DefaultAccessTTL)
+		f.env.Clock.Add(server.DefaultAccessTTL)
 		if got := f.env.ListStatus(f.clientToken); got != 401 {
 			t.Errorf("GET Clients with a cached token at its expiry: status %d; want 401", got)
 		}
