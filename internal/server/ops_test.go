@@ -9,9 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,7 +23,6 @@ import (
 	"github.com/vroauth/vroauth/gen"
 	"github.com/vroauth/vroauth/internal/core"
 	"github.com/vroauth/vroauth/internal/server"
-	"github.com/vroauth/vroauth/internal/storetest"
 )
 
 // logBuffer collects a server's JSON log lines; safe for the server and the test.
@@ -98,42 +95,20 @@ type opsOptions struct {
 	set  func(*server.Config)        // changes the server's Config
 }
 
-// serveOps starts a server as MustServe does, with JSON logs at DEBUG.
+// serveOps starts a server with MustServe, with JSON logs at DEBUG, and a plain
+// (not contract-checking) HTTP client.
 func serveOps(t *testing.T, o opsOptions) (*Env, *logBuffer) {
 	t.Helper()
-	clock := storetest.NewClock(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
-	var store core.Store
-	if o.open != nil {
-		store = o.open(clock.Now)
-	} else {
-		if o.path == "" {
-			o.path = filepath.Join(t.TempDir(), "vroauth.db")
-		}
-		store = OpenStore(t, o.path, clock.Now)
-	}
-	t.Cleanup(func() { store.Close() })
-	if o.wrap != nil {
-		store = o.wrap(store)
-	}
-	secrets, err := core.NewSecretHasher([]byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &logBuffer{}
-	cfg := server.Config{
-		Store: store, Secrets: secrets, Now: clock.Now, Passwords: cheap,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
-	if o.set != nil {
-		o.set(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &Env{tb: t, Store: store, Server: srv, Secrets: secrets, HTTP: ts, Clock: clock, HTTPClient: ts.Client()}, logs
+	env := MustServe(t, Options{Path: o.path, Open: o.open, Wrap: o.wrap, Configure: func(c *server.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		if o.set != nil {
+			o.set(c)
+		}
+	}})
+	env.HTTPClient = env.HTTP.Client()
+	env.Logs = nil // the logs are in the returned buffer
+	return env, logs
 }
 
 // get sends GET path with the given headers and returns the answer with its body read.

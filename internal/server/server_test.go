@@ -51,6 +51,10 @@ type Options struct {
 	Path             string // the database file; default a new one in a temporary directory
 	// Configure, when set, changes the server's configuration before it is built.
 	Configure func(*server.Config)
+	// Open, when set, opens the store instead of OpenStore; it is closed when the test
+	// ends. Wrap, when set, wraps the store the server uses.
+	Open func(core.Clock) core.Store
+	Wrap func(core.Store) core.Store
 }
 
 // OpenStore opens the store the server tests run on: SQLite on disk, the default, or
@@ -78,8 +82,16 @@ func MustServe(tb testing.TB, opts Options) *Env {
 		opts.Path = filepath.Join(tb.TempDir(), "vroauth.db")
 	}
 	clock := storetest.NewClock(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
-	store := OpenStore(tb, opts.Path, clock.Now)
+	var store core.Store
+	if opts.Open != nil {
+		store = opts.Open(clock.Now)
+	} else {
+		store = OpenStore(tb, opts.Path, clock.Now)
+	}
 	tb.Cleanup(func() { store.Close() })
+	if opts.Wrap != nil {
+		store = opts.Wrap(store)
+	}
 	secrets, err := core.NewSecretHasher([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		tb.Fatal(err)
